@@ -1,0 +1,122 @@
+//! Typed identifiers of the release domain.
+//!
+//! Every id is a newtype over a string so that a `ComponentId` can never be passed where an
+//! `EnvironmentName` is expected. Ids serialize as plain strings and order by their text, which
+//! keeps plans and reports deterministic.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Creates the id from any string.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A deployable component (a service, a database schema, a job): also a configuration item.
+    ComponentId
+);
+string_id!(
+    /// The name of an environment (`dev`, `staging`, `production`).
+    EnvironmentName
+);
+string_id!(
+    /// A change request as the change-management system knows it (`CR-1042`).
+    ChangeRequestId
+);
+string_id!(
+    /// A change inside a release (`CHG-1`).
+    ChangeId
+);
+string_id!(
+    /// A release (`shop-2026.12.1`).
+    ReleaseId
+);
+string_id!(
+    /// A shared resource such as a database or an external API (`orders-postgres`).
+    SharedResourceId
+);
+string_id!(
+    /// A person, usually an e-mail address (`ana@shop.example`).
+    PersonId
+);
+string_id!(
+    /// A role a person holds in a sign-off or approval (`qa-lead`).
+    RoleName
+);
+string_id!(
+    /// A lifecycle phase (`verify`).
+    PhaseName
+);
+string_id!(
+    /// A named analysis template of the platform (`error-rate`).
+    AnalysisName
+);
+string_id!(
+    /// A team that owns components (`payments`).
+    TeamName
+);
