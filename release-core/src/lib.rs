@@ -5,3 +5,7 @@
 pub mod id;
 pub mod model;
 pub mod manifest;
+pub mod plan;
+pub mod validate;
+pub mod advise;
+pub mod config;
