@@ -31,3 +31,17 @@ fn toml_errors_are_located() {
     let msg = err[0].to_string();
     assert!(msg.starts_with("x.toml:5:1: unknown field `colour`"), "{msg}");
 }
+
+#[test]
+fn second_document_lines_are_counted_from_the_file_start() {
+    let text = "apiVersion: release/v1\nkind: Platform\nmetadata:\n  name: x\n---\napiVersion: release/v1\nkind: Platform\nmetadata:\n  name: y\n  colour: red\n";
+    let err = parse_str(text, "two.yaml", Format::Yaml).unwrap_err();
+    let msg = err[0].to_string();
+    assert!(msg.starts_with("two.yaml:10:3: unknown field `colour`"), "{msg}");
+    // the source map agrees with the parser
+    let ok = text.replace("  colour: red\n", "components: []\n");
+    let docs = parse_str(&ok, "two.yaml", Format::Yaml).unwrap();
+    let release_core::manifest::Document::Platform(p) = &docs[1] else { panic!() };
+    assert_eq!(p.source.locate("/components").line, 10);
+    assert_eq!(p.source.locate("/metadata/name").to_string(), "two.yaml:9:3");
+}

@@ -64,7 +64,7 @@ pub enum ManifestError {
         found: String,
     },
     /// A field is unknown, missing or of the wrong type.
-    #[error("{location}: {message}; {fix}")]
+    #[error("{location}: {message}{}{fix}", if fix.is_empty() { "" } else { "; " })]
     Invalid {
         /// Where.
         location: Location,
@@ -119,7 +119,8 @@ impl fmt::Display for Format {
     }
 }
 
-/// The fix offered for a deserialization error, from what the message says.
+/// The fix offered for a deserialization error, from what the message says. Messages of
+/// this crate's own value types already say what to write; they get no second fix.
 pub(crate) fn fix_for(message: &str) -> &'static str {
     if message.contains("unknown field") {
         "remove the field or correct its spelling (`releasectl schema` lists every field)"
@@ -127,6 +128,17 @@ pub(crate) fn fix_for(message: &str) -> &'static str {
         "add the field (`releasectl schema` lists the required ones)"
     } else if message.contains("unknown variant") {
         "use one of the values listed"
+    } else if message.contains("version number") || message.contains("semver") {
+        "write a semantic version such as `1.4.2`"
+    } else if message.contains("input contains invalid characters")
+        || message.contains("premature end of input")
+        || message.contains("trailing input")
+        || message.contains("input is out of range")
+        || message.contains("input is not enough")
+    {
+        "write an RFC 3339 timestamp with an offset, such as `2026-12-01T09:30:00+01:00`"
+    } else if message.contains("write ") {
+        ""
     } else {
         "correct the value to the type `releasectl schema` gives for this field"
     }
