@@ -45,3 +45,25 @@ fn second_document_lines_are_counted_from_the_file_start() {
     assert_eq!(p.source.locate("/components").line, 10);
     assert_eq!(p.source.locate("/metadata/name").to_string(), "two.yaml:9:3");
 }
+
+/// Writes the TOML twins of the shop example when `WRITE_TOML_TWINS` is set (used once to
+/// create them); always checks both formats read into the same model.
+#[test]
+fn yaml_and_toml_read_into_one_model() {
+    let yaml = ManifestSet::load(&["../examples/manifests/shop.yaml"]).unwrap();
+    if std::env::var_os("WRITE_TOML_TWINS").is_some() {
+        let p = toml::to_string_pretty(&yaml.platforms[0].value).unwrap();
+        std::fs::write("../examples/manifests/toml/shop-platform.toml", p).unwrap();
+        let r = toml::to_string_pretty(&yaml.releases[0].value).unwrap();
+        std::fs::write("../examples/manifests/toml/shop-release.toml", r).unwrap();
+    }
+    let toml = ManifestSet::load(&[
+        "../examples/manifests/toml/shop-platform.toml",
+        "../examples/manifests/toml/shop-release.toml",
+    ])
+    .unwrap();
+    assert_eq!(yaml.platforms[0].value, toml.platforms[0].value);
+    assert_eq!(yaml.releases[0].value, toml.releases[0].value);
+    let loc = toml.releases[0].source.locate("/changes/1/request");
+    assert!(loc.to_string().starts_with("../examples/manifests/toml/shop-release.toml:"), "{loc}");
+}
