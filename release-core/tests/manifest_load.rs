@@ -21,7 +21,10 @@ fn unknown_field_is_located() {
     let text = "apiVersion: release/v1\nkind: Platform\nmetadata:\n  name: x\n  colour: red\n";
     let err = parse_str(text, "x.yaml", Format::Yaml).unwrap_err();
     let msg = err[0].to_string();
-    assert!(msg.starts_with("x.yaml:5:3: unknown field `colour`"), "{msg}");
+    assert!(
+        msg.starts_with("x.yaml:5:3: unknown field `colour`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn toml_errors_are_located() {
     let text = "apiVersion = \"release/v1\"\nkind = \"Platform\"\n[metadata]\nname = \"x\"\ncolour = \"red\"\n";
     let err = parse_str(text, "x.toml", Format::Toml).unwrap_err();
     let msg = err[0].to_string();
-    assert!(msg.starts_with("x.toml:5:1: unknown field `colour`"), "{msg}");
+    assert!(
+        msg.starts_with("x.toml:5:1: unknown field `colour`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -37,13 +43,21 @@ fn second_document_lines_are_counted_from_the_file_start() {
     let text = "apiVersion: release/v1\nkind: Platform\nmetadata:\n  name: x\n---\napiVersion: release/v1\nkind: Platform\nmetadata:\n  name: y\n  colour: red\n";
     let err = parse_str(text, "two.yaml", Format::Yaml).unwrap_err();
     let msg = err[0].to_string();
-    assert!(msg.starts_with("two.yaml:10:3: unknown field `colour`"), "{msg}");
+    assert!(
+        msg.starts_with("two.yaml:10:3: unknown field `colour`"),
+        "{msg}"
+    );
     // the source map agrees with the parser
     let ok = text.replace("  colour: red\n", "components: []\n");
     let docs = parse_str(&ok, "two.yaml", Format::Yaml).unwrap();
-    let release_core::manifest::Document::Platform(p) = &docs[1] else { panic!() };
+    let release_core::manifest::Document::Platform(p) = &docs[1] else {
+        panic!()
+    };
     assert_eq!(p.source.locate("/components").line, 10);
-    assert_eq!(p.source.locate("/metadata/name").to_string(), "two.yaml:9:3");
+    assert_eq!(
+        p.source.locate("/metadata/name").to_string(),
+        "two.yaml:9:3"
+    );
 }
 
 /// Writes the TOML twins of the shop example when `WRITE_TOML_TWINS` is set (used once to
@@ -65,5 +79,9 @@ fn yaml_and_toml_read_into_one_model() {
     assert_eq!(yaml.platforms[0].value, toml.platforms[0].value);
     assert_eq!(yaml.releases[0].value, toml.releases[0].value);
     let loc = toml.releases[0].source.locate("/changes/1/request");
-    assert!(loc.to_string().starts_with("../examples/manifests/toml/shop-release.toml:"), "{loc}");
+    assert!(
+        loc.to_string()
+            .starts_with("../examples/manifests/toml/shop-release.toml:"),
+        "{loc}"
+    );
 }

@@ -24,7 +24,9 @@ pub enum ManifestError {
         file: String,
     },
     /// The file holds no document.
-    #[error("{file}:1:1: the file holds no manifest document; add a `Platform` or `Release` document")]
+    #[error(
+        "{file}:1:1: the file holds no manifest document; add a `Platform` or `Release` document"
+    )]
     Empty {
         /// The file.
         file: String,
@@ -40,7 +42,9 @@ pub enum ManifestError {
         message: String,
     },
     /// A document lacks `apiVersion` or `kind`.
-    #[error("{location}: the document has no `{field}`; start it with `apiVersion: release/v1` and `kind: Platform` or `kind: Release`")]
+    #[error(
+        "{location}: the document has no `{field}`; start it with `apiVersion: release/v1` and `kind: Platform` or `kind: Release`"
+    )]
     MissingHeader {
         /// Where the document starts.
         location: Location,
@@ -56,7 +60,9 @@ pub enum ManifestError {
         found: String,
     },
     /// `kind` is neither `Platform` nor `Release`.
-    #[error("{location}: unknown document kind `{found}`; write `kind: Platform` or `kind: Release`")]
+    #[error(
+        "{location}: unknown document kind `{found}`; write `kind: Platform` or `kind: Release`"
+    )]
     UnknownKind {
         /// Where.
         location: Location,

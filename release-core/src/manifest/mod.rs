@@ -88,7 +88,11 @@ impl ManifestSet {
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        if errors.is_empty() { Ok(set) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -108,7 +112,11 @@ pub fn load_file(path: &Path) -> Result<Vec<Document>, Vec<ManifestError>> {
 
 /// Parses manifest text; `file` names it in errors. Returns the first error of every
 /// document that has one.
-pub fn parse_str(text: &str, file: &str, format: Format) -> Result<Vec<Document>, Vec<ManifestError>> {
+pub fn parse_str(
+    text: &str,
+    file: &str,
+    format: Format,
+) -> Result<Vec<Document>, Vec<ManifestError>> {
     let file: Arc<str> = file.into();
     let results = match format {
         Format::Yaml => yaml_doc::parse(text, &file),

@@ -28,7 +28,11 @@ pub(super) fn parse(text: &str, file: &Arc<str>) -> Result<Document, ManifestErr
         Some(DeValue::String(s)) => Some(s.to_string()),
         _ => None,
     };
-    let kind = check_header(&source, header("apiVersion").as_deref(), header("kind").as_deref())?;
+    let kind = check_header(
+        &source,
+        header("apiVersion").as_deref(),
+        header("kind").as_deref(),
+    )?;
     let invalid = |e: toml::de::Error| {
         let message = e.message().trim().to_owned();
         ManifestError::Invalid {
@@ -54,7 +58,12 @@ fn typed<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, toml::de::Error>
     toml::from_str(text)
 }
 
-fn record_table(table: &DeTable<'_>, pointer: &str, lines: &LineIndex<'_>, source: &mut DocumentSource) {
+fn record_table(
+    table: &DeTable<'_>,
+    pointer: &str,
+    lines: &LineIndex<'_>,
+    source: &mut DocumentSource,
+) {
     for (key, value) in table {
         let child = format!("{pointer}/{}", escape_segment(key.get_ref()));
         source.insert(child.clone(), lines.position(key.span().start));
@@ -62,7 +71,12 @@ fn record_table(table: &DeTable<'_>, pointer: &str, lines: &LineIndex<'_>, sourc
     }
 }
 
-fn record_value(value: &DeValue<'_>, pointer: &str, lines: &LineIndex<'_>, source: &mut DocumentSource) {
+fn record_value(
+    value: &DeValue<'_>,
+    pointer: &str,
+    lines: &LineIndex<'_>,
+    source: &mut DocumentSource,
+) {
     match value {
         DeValue::Table(t) => record_table(t, pointer, lines, source),
         DeValue::Array(items) => {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::error::fix_for;
@@ -29,10 +29,8 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
     for (line_no, line) in text.split_inclusive('\n').enumerate() {
         let line_no = u32::try_from(line_no).unwrap_or(u32::MAX);
         let bare = line.trim_end_matches(['\n', '\r']);
-        let is_marker = bare == "---"
-            || bare.starts_with("--- ")
-            || bare == "..."
-            || bare.starts_with("---\t");
+        let is_marker =
+            bare == "---" || bare.starts_with("--- ") || bare == "..." || bare.starts_with("---\t");
         if is_marker {
             out.push((start_line, &text[start..offset]));
             // A `--- ` line may carry content after the marker; keep it in the next chunk
@@ -57,9 +55,7 @@ fn has_content(chunk: &str) -> bool {
 /// Replaces a leading document marker by spaces so that lines and columns stay true.
 fn blank_marker(chunk: &str) -> String {
     let mut s = chunk.to_owned();
-    if s.starts_with("---") {
-        s.replace_range(0..3, "   ");
-    } else if s.starts_with("...") {
+    if s.starts_with("---") || s.starts_with("...") {
         s.replace_range(0..3, "   ");
     }
     s
@@ -90,7 +86,11 @@ fn parse_document(
         message: bare_message(&e),
         fix: "write `apiVersion` and `kind` as plain strings",
     })?;
-    let kind = check_header(&source, header.api_version.as_deref(), header.kind.as_deref())?;
+    let kind = check_header(
+        &source,
+        header.api_version.as_deref(),
+        header.kind.as_deref(),
+    )?;
     let source = Arc::new(source);
     let invalid = |e: serde_saphyr::Error| {
         let message = bare_message(&e);

@@ -97,7 +97,8 @@ impl FromStr for HumanDuration {
                 .and_then(|n| total.checked_add(n))
                 .ok_or_else(|| err("the duration is too large"))?;
         }
-        let secs = u64::try_from(total / 1_000_000_000).map_err(|_| err("the duration is too large"))?;
+        let secs =
+            u64::try_from(total / 1_000_000_000).map_err(|_| err("the duration is too large"))?;
         // The remainder is below 1e9 by construction, so it fits in u32.
         let nanos = (total % 1_000_000_000) as u32;
         Ok(Self(Duration::new(secs, nanos)))
@@ -160,7 +161,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 match u64::try_from(v) {
                     Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::custom(format!("`{v}` is negative; a duration is never negative"))),
+                    Err(_) => Err(E::custom(format!(
+                        "`{v}` is negative; a duration is never negative"
+                    ))),
                 }
             }
         }
@@ -198,7 +201,11 @@ impl CountOrPercent {
             Self::Count(n) => n,
             Self::Percent(p) => {
                 let scaled = u64::from(total) * u64::from(p);
-                let v = if round_up { scaled.div_ceil(100) } else { scaled / 100 };
+                let v = if round_up {
+                    scaled.div_ceil(100)
+                } else {
+                    scaled / 100
+                };
                 u32::try_from(v).unwrap_or(u32::MAX)
             }
         }
@@ -294,7 +301,10 @@ mod tests {
             assert_eq!(d.0, Duration::from_secs(secs));
             assert_eq!(d.to_string(), text);
         }
-        assert_eq!("800ms".parse::<HumanDuration>().unwrap().0, Duration::from_millis(800));
+        assert_eq!(
+            "800ms".parse::<HumanDuration>().unwrap().0,
+            Duration::from_millis(800)
+        );
     }
 
     #[test]
@@ -359,7 +369,9 @@ impl<'de> Deserialize<'de> for Percentage {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Percentage, E> {
                 let num = v.trim().strip_suffix('%').unwrap_or(v).trim();
                 num.parse::<f64>()
-                    .map_err(|_| E::custom(format!("`{v}` is not a percentage; write e.g. `99.5%`")))
+                    .map_err(|_| {
+                        E::custom(format!("`{v}` is not a percentage; write e.g. `99.5%`"))
+                    })
                     .and_then(Self::check)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percentage, E> {

@@ -18,8 +18,8 @@ pub use gate::{ApprovalRule, GateSpec};
 pub use params::{ParamValue, REDACTED, SecretRef, SecretValue};
 pub use platform::{
     Component, Criticality, Environment, Lifecycle, Ownership, Parity, Phase, PhaseRequirement,
-    Platform, PlatformKind, PlatformMetadata, SharedResource, SharedResourceKind, Tier,
-    WindowRule, WindowSpec,
+    Platform, PlatformKind, PlatformMetadata, SharedResource, SharedResourceKind, Tier, WindowRule,
+    WindowSpec,
 };
 pub use release::{
     Change, ChangeRef, ChangeRequest, ChangeRequestKind, ChangeRequestState, ComponentVersion,

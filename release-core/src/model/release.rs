@@ -8,9 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiVersion, HumanDuration};
-use crate::id::{
-    AnalysisName, ChangeId, ChangeRequestId, ComponentId, PersonId, ReleaseId,
-};
+use crate::id::{AnalysisName, ChangeId, ChangeRequestId, ComponentId, PersonId, ReleaseId};
 
 /// Marker for the `kind: Release` document header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -91,7 +89,9 @@ impl Release {
 }
 
 /// The type of a release (M1.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseKind {
     /// Every component of the platform, at its release version.
@@ -167,7 +167,9 @@ pub struct ChangeRequest {
 }
 
 /// The kind of a change request (ITIL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeRequestKind {
     /// Pre-approved, low-risk, repeatable.
@@ -179,7 +181,9 @@ pub enum ChangeRequestKind {
 }
 
 /// The approval state of a change request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeRequestState {
     /// Being written.
@@ -221,7 +225,18 @@ impl std::fmt::Display for ChangeRequestState {
 
 /// Assessed risk of a change request.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
@@ -289,7 +304,9 @@ pub struct Change {
 }
 
 /// A reference to a change: `CHG-1` (this release) or `RELEASE-ID/CHG-1` (another release).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct ChangeRef(pub String);
 
@@ -392,7 +409,18 @@ fn default_consecutive() -> u32 {
 
 /// Severity of a post-deployment issue.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
