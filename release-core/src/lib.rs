@@ -4,6 +4,7 @@
 
 pub mod advise;
 pub mod config;
+pub mod digest;
 pub mod id;
 pub mod manifest;
 pub mod model;

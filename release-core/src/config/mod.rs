@@ -44,9 +44,10 @@ mod rendered;
 mod secret;
 mod template;
 
+pub use crate::digest::{ParseDigestError, Sha256Digest as ConfigDigest};
 pub use drift::{ConfigDrift, KeyDrift, diff_rendered};
 pub use error::{ConfigError, ConfigErrors, SecretError, TemplateLocation};
 pub use parity::{ParityDifference, ParityEnvironment, ParityKind, ParityReport, parity_report};
-pub use rendered::{ConfigDigest, ParseDigestError, RenderedConfig, RenderedFile, Segment};
+pub use rendered::{RenderedConfig, RenderedFile, Segment};
 pub use secret::{InMemorySecrets, ResolvedConfig, SecretProvider};
 pub use template::{BUILTINS, render_component, render_environment, render_environment_for};

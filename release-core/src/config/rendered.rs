@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::digest::Sha256Digest as ConfigDigest;
 use crate::model::SecretRef;
 
 /// One piece of a rendered file: literal text, or a secret that is still a reference.
@@ -178,10 +178,7 @@ impl RenderedConfig {
                 h.update(bytes);
             }
         }
-        let out = h.finalize();
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(out.as_slice());
-        ConfigDigest(bytes)
+        ConfigDigest::from_hasher(h)
     }
 }
 
@@ -211,79 +208,6 @@ impl fmt::Debug for RenderedConfig {
         f.debug_struct("RenderedConfig")
             .field("files", &self.files)
             .finish()
-    }
-}
-
-/// The SHA-256 of a [`RenderedConfig`], written `sha256:<64 lowercase hex digits>`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConfigDigest([u8; 32]);
-
-const PREFIX: &str = "sha256:";
-
-impl ConfigDigest {
-    /// The raw 32 bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Display for ConfigDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        f.write_str(PREFIX)?;
-        for b in self.0 {
-            let hi = HEX[usize::from(b >> 4)];
-            let lo = HEX[usize::from(b & 0x0f)];
-            write!(f, "{}{}", char::from(hi), char::from(lo))?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for ConfigDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ConfigDigest({self})")
-    }
-}
-
-/// Why a text is not a [`ConfigDigest`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a configuration digest; write `sha256:` and 64 lowercase hex digits")]
-pub struct ParseDigestError(String);
-
-impl FromStr for ConfigDigest {
-    type Err = ParseDigestError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseDigestError(s.to_owned());
-        let hex = s.strip_prefix(PREFIX).ok_or_else(err)?.as_bytes();
-        if hex.len() != 64 {
-            return Err(err());
-        }
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        let mut bytes = [0u8; 32];
-        for (i, pair) in hex.chunks_exact(2).enumerate() {
-            let hi = nibble(pair[0]).ok_or_else(err)?;
-            let lo = nibble(pair[1]).ok_or_else(err)?;
-            bytes[i] = (hi << 4) | lo;
-        }
-        Ok(Self(bytes))
-    }
-}
-
-impl Serialize for ConfigDigest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ConfigDigest {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

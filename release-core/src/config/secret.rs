@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
+use super::ConfigDigest;
 use super::error::SecretError;
-use super::rendered::{ConfigDigest, RenderedConfig, Segment};
+use super::rendered::{RenderedConfig, Segment};
 use crate::model::{REDACTED, SecretRef, SecretValue};
 
 /// Resolves secret references (`vault://shop/orders/db`) to values at deploy time.
