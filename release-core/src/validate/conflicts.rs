@@ -460,3 +460,219 @@ pub fn conflict_report(platform: &Platform, releases: &[ScheduledRelease<'_>]) -
         conflicts: conflicts.into_iter().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Document, Format, parse_str};
+
+    const PLATFORM: &str = r#"apiVersion: release/v1
+kind: Platform
+metadata: { name: shop }
+components:
+  - { id: db, owner: { primary: ana, backup: raj }, shared_resources: [pg] }
+  - { id: api, owner: { primary: raj, backup: ana }, shared_resources: [pg] }
+  - { id: web, owner: { primary: li, backup: tom } }
+shared_resources: [ { id: pg, tier: production } ]
+"#;
+
+    fn release(id: &str, manager: (&str, &str), components: &[&str], depends_on: &str) -> Release {
+        let comps: String = components
+            .iter()
+            .map(|c| format!("  {c}: {{ version: 1.0.0 }}\n"))
+            .collect();
+        let comps = if comps.is_empty() {
+            "{}\n".to_owned()
+        } else {
+            format!("\n{comps}")
+        };
+        let text = format!(
+            "apiVersion: release/v1\nkind: Release\nmetadata: {{ id: {id} }}\nversion: 1.0.0\nplatform: shop\ntype: delta\n\
+             release_manager: {{ primary: {}, backup: {} }}\nchanges:\n  - {{ id: CHG-1, request: CR-1, components: [{}], depends_on: [{depends_on}] }}\ncomponents: {comps}",
+            manager.0,
+            manager.1,
+            components.join(", "),
+        );
+        match parse_str(&text, "r.yaml", Format::Yaml)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .remove(0)
+        {
+            Document::Release(r) => r.value,
+            Document::Platform(_) => panic!("not a release"),
+        }
+    }
+
+    fn platform() -> Platform {
+        match parse_str(PLATFORM, "p.yaml", Format::Yaml)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .remove(0)
+        {
+            Document::Platform(p) => p.value,
+            Document::Release(_) => panic!("not a platform"),
+        }
+    }
+
+    fn window(from_h: u32, to_h: u32) -> TimeWindow {
+        let at = |h: u32| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-12-01T{h:02}:00:00+00:00")).unwrap()
+        };
+        TimeWindow {
+            from: at(from_h),
+            to: at(to_h),
+        }
+    }
+
+    #[test]
+    fn overlapping_releases_on_same_component_and_resource() {
+        let a = release("a", ("ana", "tom"), &["api"], "");
+        let b = release("b", ("li", "raj"), &["api", "db"], "");
+        let p = platform();
+        let report = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&b, window(10, 12)),
+                ScheduledRelease::new(&a, window(9, 11)),
+            ],
+        );
+        assert_eq!(
+            report.conflicts,
+            vec![
+                Conflict::SameComponent {
+                    first: "a".into(),
+                    second: "b".into(),
+                    component: "api".into()
+                },
+                Conflict::SharedResource {
+                    first: "a".into(),
+                    second: "b".into(),
+                    resource: "pg".into(),
+                    first_components: vec!["api".into()],
+                    second_components: vec!["api".into(), "db".into()],
+                },
+            ]
+        );
+        assert!(
+            report.conflicts[1]
+                .to_string()
+                .contains("`a` (api) and `b` (api, db)"),
+            "{}",
+            report.conflicts[1]
+        );
+        let table = report.to_string();
+        assert!(table.starts_with("CONFLICT"), "{table}");
+        assert!(
+            table.contains("same component") && table.contains("resource pg"),
+            "{table}"
+        );
+        // Windows that only touch do not overlap.
+        let report = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&a, window(9, 10)),
+                ScheduledRelease::new(&b, window(10, 12)),
+            ],
+        );
+        assert!(report.is_empty(), "{report}");
+        assert_eq!(report.to_string(), "no conflicts");
+    }
+
+    #[test]
+    fn double_booked_release_manager() {
+        let a = release("a", ("ana", "tom"), &["web"], "");
+        let b = release("b", ("li", "ana"), &["db"], "");
+        let c = release("c", ("raj", "tom"), &[], "");
+        let p = platform();
+        let report = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&a, window(9, 11)),
+                ScheduledRelease::new(&b, window(10, 12)),
+                ScheduledRelease::new(&c, window(10, 12)),
+            ],
+        );
+        // tom is backup of both a and c: not flagged.
+        assert_eq!(
+            report.conflicts,
+            vec![Conflict::DoubleBookedManager {
+                first: "a".into(),
+                second: "b".into(),
+                person: "ana".into(),
+                first_role: ManagerRole::Primary,
+                second_role: ManagerRole::Backup,
+            }]
+        );
+        assert!(
+            report.conflicts[0]
+                .to_string()
+                .contains("`ana` is release manager of `a` and backup release manager of `b`")
+        );
+    }
+
+    #[test]
+    fn cross_release_dependencies() {
+        let a = release("a", ("ana", "tom"), &["web"], "");
+        let b = release("b", ("li", "raj"), &["db"], "a/CHG-1");
+        let p = platform();
+        // a finishes before b starts: ordered.
+        let ok = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&a, window(8, 9)),
+                ScheduledRelease::new(&b, window(10, 12)),
+            ],
+        );
+        assert!(ok.is_empty(), "{ok}");
+        // a starts later: flagged.
+        let late = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&a, window(13, 14)),
+                ScheduledRelease::new(&b, window(10, 12)),
+            ],
+        );
+        assert_eq!(
+            late.conflicts,
+            vec![Conflict::DependencyNotOrdered {
+                release: "b".into(),
+                change: "CHG-1".into(),
+                depends_on_release: "a".into(),
+                depends_on_change: "CHG-1".into(),
+            }]
+        );
+        // a not given, or without that change: unresolved.
+        let missing = conflict_report(&p, &[ScheduledRelease::new(&b, window(10, 12))]);
+        assert!(matches!(
+            &missing.conflicts[..],
+            [Conflict::UnresolvedDependency {
+                reason: UnresolvedReason::ReleaseNotScheduled,
+                ..
+            }]
+        ));
+        let c = release("c", ("li", "raj"), &["db"], "a/CHG-9");
+        let wrong = conflict_report(
+            &p,
+            &[
+                ScheduledRelease::new(&a, window(8, 9)),
+                ScheduledRelease::new(&c, window(10, 12)),
+            ],
+        );
+        assert!(
+            matches!(&wrong.conflicts[..], [Conflict::UnresolvedDependency { reason: UnresolvedReason::ChangeNotInRelease, release, .. }] if release == "c")
+        );
+        let json = serde_json::to_string(&wrong).unwrap();
+        assert!(
+            json.contains("\"conflict\":\"unresolved_dependency\""),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn window_from_schedule_uses_the_estimate() {
+        let mut a = release("a", ("ana", "tom"), &["web"], "");
+        assert!(ScheduledRelease::from_schedule(&a, None).is_none());
+        let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+00:00").unwrap();
+        a.schedule = Some(crate::model::Schedule { start, end: None });
+        let s = ScheduledRelease::from_schedule(&a, Some(Duration::from_secs(3600))).unwrap();
+        assert_eq!(s.window, window(10, 11));
+    }
+}

@@ -443,3 +443,202 @@ fn ownership_and_rollback(p: &Platform, r: &Release, out: &mut Out) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ViolationKind;
+    use super::*;
+    use crate::manifest::{Document, Format, parse_str};
+
+    const DOCS: &str = r#"apiVersion: release/v1
+kind: Platform
+metadata: { name: shop }
+components:
+  - { id: db, owner: { primary: ana, backup: raj } }
+  - { id: api, owner: { primary: raj, backup: ana } }
+environments:
+  - { name: dev, tier: development }
+lifecycle:
+  phases: [ { name: build, environments: [dev] } ]
+---
+apiVersion: release/v1
+kind: Release
+metadata: { id: r1 }
+version: 1.0.0
+platform: shop
+type: delta
+release_manager: { primary: ana, backup: tom }
+change_requests:
+  - { id: CR-1, kind: normal, state: approved, configuration_items: [db, api] }
+changes:
+  - { id: CHG-1, request: CR-1, components: [db], rollback_with: [CHG-2] }
+  - { id: CHG-2, request: CR-1, components: [api] }
+components:
+  db: { version: 1.0.0 }
+  api: { version: 1.0.0 }
+"#;
+
+    fn load(text: &str) -> (Platform, Release) {
+        let docs = parse_str(text, "t.yaml", Format::Yaml).unwrap_or_else(|e| panic!("{e:?}"));
+        let mut platform = None;
+        let mut release = None;
+        for d in docs {
+            match d {
+                Document::Platform(p) => platform = Some(p.value),
+                Document::Release(r) => release = Some(r.value),
+            }
+        }
+        (platform.unwrap(), release.unwrap())
+    }
+
+    fn kinds(edit: impl FnOnce(&mut Platform, &mut Release)) -> Vec<ViolationKind> {
+        let (mut p, mut r) = load(DOCS);
+        edit(&mut p, &mut r);
+        validate(&p, &r, &ValidateOptions::default())
+            .into_iter()
+            .map(|v| v.kind)
+            .collect()
+    }
+
+    #[test]
+    fn fixture_is_valid() {
+        assert_eq!(kinds(|_, _| {}), vec![]);
+    }
+
+    #[test]
+    fn duplicate_requests_and_changes() {
+        let k = kinds(|_, r| {
+            r.change_requests.push(r.change_requests[0].clone());
+            r.changes.push(r.changes[1].clone());
+        });
+        assert_eq!(
+            k,
+            vec![
+                ViolationKind::DuplicateChangeRequest {
+                    release: "r1".into(),
+                    request: "CR-1".into()
+                },
+                ViolationKind::DuplicateChange {
+                    release: "r1".into(),
+                    change: "CHG-2".into()
+                },
+            ]
+        );
+        assert!(k[1].to_string().contains("`r1`") && k[1].to_string().contains("`CHG-2`"));
+    }
+
+    #[test]
+    fn unknown_components_everywhere() {
+        let k = kinds(|_, r| {
+            r.change_requests[0]
+                .configuration_items
+                .push("cache".into());
+            r.changes[1].components.push("cache".into());
+            r.components
+                .insert("cache".into(), r.components["db"].clone());
+        });
+        assert_eq!(
+            k,
+            vec![
+                ViolationKind::UnknownConfigurationItem {
+                    request: "CR-1".into(),
+                    component: "cache".into()
+                },
+                ViolationKind::UnknownChangeComponent {
+                    change: "CHG-2".into(),
+                    component: "cache".into()
+                },
+                ViolationKind::UnknownReleaseComponent {
+                    release: "r1".into(),
+                    component: "cache".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn emergency_release_needs_a_change() {
+        let k = kinds(|_, r| {
+            r.kind = ReleaseKind::Emergency;
+            r.changes.clear();
+            r.components.clear();
+        });
+        assert_eq!(
+            k,
+            vec![ViolationKind::EmergencyReleaseWithoutChanges {
+                release: "r1".into()
+            }]
+        );
+        assert!(k[0].to_string().contains("`r1`"));
+    }
+
+    #[test]
+    fn unapproved_states_are_named() {
+        for state in [
+            ChangeRequestState::Draft,
+            ChangeRequestState::Rejected,
+            ChangeRequestState::Closed,
+        ] {
+            let k = kinds(|_, r| r.change_requests[0].state = state);
+            assert_eq!(k.len(), 2);
+            assert_eq!(
+                k[0],
+                ViolationKind::UnapprovedChange {
+                    change: "CHG-1".into(),
+                    request: "CR-1".into(),
+                    state
+                }
+            );
+            assert!(k[0].to_string().contains(state.as_str()));
+        }
+    }
+
+    #[test]
+    fn schedule_ending_before_start() {
+        let k = kinds(|_, r| {
+            let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+01:00").unwrap();
+            let end = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00+01:00").unwrap();
+            r.schedule = Some(crate::model::Schedule {
+                start,
+                end: Some(end),
+            });
+        });
+        assert!(
+            matches!(&k[..], [ViolationKind::ScheduleEndsBeforeStart { release, .. }] if release == "r1"),
+            "{k:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_rollback_partner_and_platform_mismatch() {
+        let k = kinds(|p, r| {
+            r.changes[0].rollback_with.push("CHG-7".into());
+            p.metadata.name = "other".into();
+        });
+        assert_eq!(
+            k,
+            vec![
+                ViolationKind::PlatformMismatch {
+                    release: "r1".into(),
+                    named: "shop".into(),
+                    platform: "other".into()
+                },
+                ViolationKind::UnknownRollbackPartner {
+                    change: "CHG-1".into(),
+                    other: "CHG-7".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn violations_without_location_print_their_pointer() {
+        let (p, mut r) = load(DOCS);
+        r.release_manager.backup = "ana".into();
+        let v = validate(&p, &r, &ValidateOptions::default());
+        assert_eq!(
+            v[0].to_string(),
+            "release `r1` at /release_manager/backup: release `r1` has `ana` as both release manager and backup; fix: name a different person as backup release manager"
+        );
+    }
+}
