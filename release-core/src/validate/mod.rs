@@ -42,6 +42,7 @@ pub use conflicts::{
     Conflict, ConflictReport, ManagerRole, ScheduledRelease, UnresolvedReason, conflict_report,
 };
 pub use kind::ViolationKind;
+pub(crate) use kind::list as list_ids;
 
 use crate::id::ReleaseId;
 use crate::manifest::{DocumentSource, Location, ManifestSet};
