@@ -62,3 +62,96 @@ fn shop_changes_bundle_and_split() {
     let json = serde_json::to_value(&b).unwrap();
     assert_eq!(json["bundles"][0]["links"][0]["kind"], "depends_on");
 }
+
+mod bundling_properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use release_core::advise::bundle_changes;
+    use release_core::model::{Change, ChangeRef, Release};
+
+    fn release(changes: Vec<Change>) -> Release {
+        static BASE: std::sync::OnceLock<Release> = std::sync::OnceLock::new();
+        let base = BASE.get_or_init(|| super::shop().releases.remove(0).value);
+        Release {
+            changes,
+            ..base.clone()
+        }
+    }
+
+    /// Per change: dependencies, rollback partners (indices), schemas and test constraints.
+    type Spec = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+
+    fn changes(specs: &[Spec]) -> Vec<Change> {
+        let n = specs.len();
+        let id = |i: usize| format!("CHG-{}", i % n);
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, (deps, rb, schemas, tests))| Change {
+                id: id(i).into(),
+                request: "CR-1042".into(),
+                components: vec![],
+                depends_on: deps.iter().map(|d| ChangeRef(id(*d))).collect(),
+                rollback_with: rb.iter().map(|d| id(*d).into()).collect(),
+                schemas: schemas.iter().map(|s| format!("s{s}")).collect(),
+                test_constraints: tests.iter().map(|t| format!("t{t}")).collect(),
+                author: None,
+                summary: None,
+            })
+            .collect()
+    }
+
+    fn spec() -> impl Strategy<Value = Vec<Spec>> {
+        let idx = || prop::collection::vec(0usize..8, 0..2);
+        prop::collection::vec(
+            (
+                idx(),
+                idx(),
+                prop::collection::vec(0usize..3, 0..2),
+                prop::collection::vec(0usize..2, 0..2),
+            ),
+            1..8,
+        )
+    }
+
+    proptest! {
+        // covers M1.4: every change lands in exactly one unit, and every edge stays inside one.
+        #[test]
+        fn every_change_in_one_unit_and_edges_inside(specs in spec()) {
+            let changes = changes(&specs);
+            let b = bundle_changes(&release(changes.clone()));
+            let mut unit: BTreeMap<String, usize> = BTreeMap::new();
+            for (u, bundle) in b.bundles.iter().enumerate() {
+                prop_assert!(bundle.changes.len() >= 2);
+                prop_assert!(bundle.links.len() + 1 >= bundle.changes.len());
+                for c in &bundle.changes {
+                    prop_assert!(unit.insert(c.to_string(), u).is_none());
+                }
+            }
+            for (k, c) in b.independent.iter().enumerate() {
+                prop_assert!(unit.insert(c.to_string(), 1000 + k).is_none());
+            }
+            let mut ids: Vec<String> = changes.iter().map(|c| c.id.to_string()).collect();
+            ids.sort();
+            ids.dedup();
+            prop_assert_eq!(unit.keys().cloned().collect::<Vec<_>>(), ids);
+            let mut schema_first: BTreeMap<&String, &str> = BTreeMap::new();
+            for c in &changes {
+                let here = unit[c.id.as_str()];
+                for d in &c.depends_on {
+                    prop_assert_eq!(unit[d.0.as_str()], here);
+                }
+                for r in &c.rollback_with {
+                    prop_assert_eq!(unit[r.as_str()], here);
+                }
+                for s in &c.schemas {
+                    let first = *schema_first.entry(s).or_insert(c.id.as_str());
+                    prop_assert_eq!(unit[first], here);
+                }
+            }
+            // Deterministic output.
+            prop_assert_eq!(b, bundle_changes(&release(changes)));
+        }
+    }
+}

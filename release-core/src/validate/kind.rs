@@ -18,6 +18,14 @@ pub(crate) fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
+fn request_kind_name(kind: ChangeRequestKind) -> &'static str {
+    match kind {
+        ChangeRequestKind::Standard => "standard",
+        ChangeRequestKind::Normal => "normal",
+        ChangeRequestKind::Emergency => "emergency",
+    }
+}
+
 fn ts(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339()
 }
@@ -241,7 +249,8 @@ pub enum ViolationKind {
     },
     /// A non-emergency change request is approved through the expedited path (M1.1).
     #[error(
-        "change `{change}` cites {request_kind:?} change request `{request}`, approved expedited; only emergency requests may be"
+        "change `{change}` cites {} change request `{request}`, approved expedited; only emergency requests may be",
+        request_kind_name(*.request_kind)
     )]
     ExpeditedApprovalNotEmergency {
         /// The change.
@@ -271,7 +280,8 @@ pub enum ViolationKind {
     },
     /// An emergency release carries a change under a non-emergency request (M1.3).
     #[error(
-        "emergency release `{release}` carries change `{change}` under {request_kind:?} change request `{request}`"
+        "emergency release `{release}` carries change `{change}` under {} change request `{request}`",
+        request_kind_name(*.request_kind)
     )]
     NonEmergencyChangeInEmergencyRelease {
         /// The release.

@@ -25,6 +25,23 @@
 //! - Without a location (documents built in code), a violation prints its document and JSON
 //!   pointer instead, so it can still be found.
 //! - Parameter and configuration checks belong to the `config` module, not here.
+//!
+//! ```
+//! use release_core::manifest::{Format, ManifestSet, parse_str};
+//! use release_core::validate::{ValidateOptions, ViolationKind, validate_set};
+//!
+//! let text = "apiVersion: release/v1\nkind: Platform\nmetadata: { name: shop }\ncomponents:\n  - id: api\n    owner: { primary: ana, backup: ana }\n";
+//! let mut set = ManifestSet::default();
+//! set.extend(parse_str(text, "shop.yaml", Format::Yaml).unwrap());
+//! let err = validate_set(&set, &ValidateOptions::default()).unwrap_err();
+//! let v = &err.as_slice()[0];
+//! assert!(matches!(v.kind, ViolationKind::SameComponentOwners { .. }));
+//! assert_eq!(
+//!     v.to_string(),
+//!     "shop.yaml:6:28: component `api` has `ana` as both primary and backup owner; \
+//!      fix: name a different person as backup owner of `api`"
+//! );
+//! ```
 
 mod conflicts;
 mod kind;
@@ -190,6 +207,21 @@ impl Violations {
     /// Iterates over the violations.
     pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
         self.0.iter()
+    }
+}
+
+impl From<Vec<Violation>> for Violations {
+    fn from(violations: Vec<Violation>) -> Self {
+        Self::new(violations)
+    }
+}
+
+impl IntoIterator for Violations {
+    type Item = Violation;
+    type IntoIter = std::vec::IntoIter<Violation>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 
