@@ -24,6 +24,13 @@
 //!   report, which sees several releases.
 //! - Without a location (documents built in code), a violation prints its document and JSON
 //!   pointer instead, so it can still be found.
+//! - M2.5 is checked for every shared resource any component declares, through each
+//!   non-production environment's bindings (identity when unbound): forgetting a binding is
+//!   caught as well as binding to production on purpose.
+//! - Request problems (unapproved, expedited, emergency misuse) are reported once per change
+//!   that cites the request, at that change: the change is what gets moved or re-scoped.
+//! - M1.6 names the first staging/production environment in lifecycle order; a release with
+//!   no such environment in its lifecycle needs no rollback criteria.
 //! - Parameter and configuration checks belong to the `config` module, not here.
 //!
 //! ```
