@@ -5,8 +5,13 @@
 pub mod advise;
 pub mod config;
 pub mod digest;
+mod error;
 pub mod id;
+pub mod ledger;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod plugin;
 pub mod validate;
+
+pub use error::{BoxError, Error, ErrorKind, Result};

@@ -70,8 +70,7 @@ impl ManifestSet {
         }
     }
 
-    /// The platform a release names (or the only platform, when the name matches none and
-    /// there is exactly one).
+    /// The platform a release names in its `platform` field.
     pub fn platform_for(&self, release: &Release) -> Option<&Sourced<Platform>> {
         self.platforms
             .iter()

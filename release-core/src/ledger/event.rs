@@ -1,0 +1,415 @@
+//! The events of a release's journal: everything that happens is one of these, appended
+//! before the engine moves on.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+use crate::id::{AnalysisName, ChangeId, ComponentId, EnvironmentName, PhaseName, ReleaseId};
+use crate::model::{Platform, Release};
+use crate::plugin::{GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight};
+
+/// Which program a step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Program {
+    /// The rollout.
+    Deploy,
+    /// The way back.
+    Rollback,
+}
+
+/// The stable identity of one step: what the journal says was started or done.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StepKey {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// Which attempt at the stage (a retry starts a new one).
+    pub attempt: u32,
+    /// The component.
+    pub component: ComponentId,
+    /// Deploy or rollback.
+    pub program: Program,
+    /// Position in the program.
+    pub index: u32,
+}
+
+impl fmt::Display for StepKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let program = match self.program {
+            Program::Deploy => "deploy",
+            Program::Rollback => "rollback",
+        };
+        write!(
+            f,
+            "{}#{}/{}/{}/{}",
+            self.environment, self.attempt, self.component, program, self.index
+        )
+    }
+}
+
+/// What one component ran before a stage touched it: the rollback plan's input (M8.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackEntry {
+    /// The component.
+    pub component: ComponentId,
+    /// Its slots before the stage.
+    pub previous: Vec<SlotStatus>,
+    /// Its route's weights before the stage.
+    pub previous_weights: Vec<SlotWeight>,
+}
+
+/// How a metric analysis ended (Argo Rollouts' phases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisOutcome {
+    /// Every measurement met the success condition (within the limits).
+    Successful,
+    /// Too many measurements failed.
+    Failed,
+    /// Too many were inconclusive: a person must decide.
+    Inconclusive,
+    /// The source could not be queried.
+    Error,
+}
+
+/// An operator's action on a release (M5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorAction {
+    /// Stop at the next step boundary.
+    Pause,
+    /// Continue after a pause.
+    Resume,
+    /// Roll the current stage back and end the release.
+    Abort,
+    /// Skip the remaining pauses and analyses of the current rollouts.
+    PromoteFull,
+    /// Start the stage that failed again.
+    Retry,
+}
+
+impl fmt::Display for OperatorAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Abort => "abort",
+            Self::PromoteFull => "promote-full",
+            Self::Retry => "retry",
+        })
+    }
+}
+
+/// An approval decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Approve.
+    Approve,
+    /// Reject.
+    Reject,
+}
+
+/// How a release ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    /// Every stage completed.
+    Succeeded,
+    /// A stage was rolled back after a failure or trigger.
+    RolledBack {
+        /// The stage.
+        environment: EnvironmentName,
+        /// Why.
+        reason: String,
+    },
+    /// An operator aborted it (and the current stage was rolled back).
+    Aborted {
+        /// The stage that was running.
+        environment: Option<EnvironmentName>,
+    },
+    /// A gate failed (or an approval was rejected).
+    GateFailed {
+        /// The stage.
+        environment: EnvironmentName,
+        /// The gate.
+        gate: String,
+        /// Why.
+        reasons: Vec<String>,
+    },
+}
+
+impl Outcome {
+    /// True for [`Outcome::Succeeded`].
+    pub fn succeeded(&self) -> bool {
+        matches!(self, Self::Succeeded)
+    }
+}
+
+/// One thing that happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
+pub enum Event {
+    /// The release started; the manifest documents are kept so resume needs nothing else.
+    ReleaseStarted {
+        /// The platform as it was.
+        platform: Box<Platform>,
+        /// The release as it was.
+        release: Box<Release>,
+        /// Digest of the plan computed from them (the planner is deterministic).
+        plan_digest: Sha256Digest,
+    },
+    /// A stage (environment) started.
+    StageStarted {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A gate was evaluated.
+    GateEvaluated {
+        /// The environment.
+        environment: EnvironmentName,
+        /// Its phase.
+        phase: PhaseName,
+        /// Entry or exit.
+        position: GatePosition,
+        /// The gate's name.
+        gate: String,
+        /// The verdict and reasons.
+        verdict: GateVerdict,
+    },
+    /// A lock was taken (M2.5).
+    LockAcquired {
+        /// The lock.
+        lock: String,
+        /// Its fencing token.
+        token: u64,
+    },
+    /// A lock was given back.
+    LockReleased {
+        /// The lock.
+        lock: String,
+    },
+    /// What runs before the stage, journaled before anything is deployed (M8.3).
+    RollbackPlanned {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The attempt.
+        attempt: u32,
+        /// One entry per component of the stage, in rollback order.
+        components: Vec<RollbackEntry>,
+    },
+    /// A step is about to run (the intent, journaled first).
+    StepStarted {
+        /// Which step.
+        key: StepKey,
+        /// What it does.
+        step: RolloutStep,
+    },
+    /// A step finished.
+    StepSucceeded {
+        /// Which step.
+        key: StepKey,
+    },
+    /// A step failed.
+    StepFailed {
+        /// Which step.
+        key: StepKey,
+        /// Why.
+        error: String,
+    },
+    /// A probe ran (M5.4).
+    ProbeChecked {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The component.
+        component: ComponentId,
+        /// The slot.
+        slot: String,
+        /// The probe's name.
+        probe: String,
+        /// What it found.
+        outcome: ProbeOutcome,
+    },
+    /// An analysis finished.
+    AnalysisCompleted {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The component.
+        component: ComponentId,
+        /// The analysis.
+        analysis: AnalysisName,
+        /// Its outcome.
+        outcome: AnalysisOutcome,
+        /// The measurements (`None` = no data).
+        measurements: Vec<Option<f64>>,
+    },
+    /// A rollback trigger fired (M5.5, M8.1).
+    TriggerFired {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The component, when the trigger is per component.
+        component: Option<ComponentId>,
+        /// The trigger, as written.
+        trigger: String,
+        /// What was observed.
+        observed: String,
+    },
+    /// The watch window after a stage started.
+    WatchStarted {
+        /// The environment.
+        environment: EnvironmentName,
+        /// When it ends.
+        until: DateTime<Utc>,
+    },
+    /// The watch window passed without a trigger.
+    WatchCompleted {
+        /// The environment.
+        environment: EnvironmentName,
+    },
+    /// The release is waiting (for an approval, a promotion or an operator).
+    Paused {
+        /// The environment.
+        environment: Option<EnvironmentName>,
+        /// Why.
+        reason: String,
+    },
+    /// An operator acted.
+    OperatorActed {
+        /// The action.
+        action: OperatorAction,
+        /// Their comment.
+        comment: Option<String>,
+    },
+    /// An approval or rejection (M5.2).
+    ApprovalRecorded {
+        /// The environment it is for.
+        environment: EnvironmentName,
+        /// Approve or reject.
+        decision: Decision,
+        /// Their comment.
+        comment: Option<String>,
+    },
+    /// Evidence for gates (test results, sign-offs, scans…).
+    EvidenceRecorded {
+        /// What kind (`junit`, `sign_off`, `sarif`…).
+        kind: String,
+        /// The environment it is for.
+        environment: Option<EnvironmentName>,
+        /// The evidence itself.
+        payload: serde_json::Value,
+    },
+    /// A rollback of a stage began.
+    RollbackStarted {
+        /// The environment.
+        environment: EnvironmentName,
+        /// Why.
+        reason: String,
+    },
+    /// The stage is back on what ran before.
+    RollbackCompleted {
+        /// The environment.
+        environment: EnvironmentName,
+    },
+    /// A stage completed.
+    StageCompleted {
+        /// The environment.
+        environment: EnvironmentName,
+    },
+    /// The release ended.
+    ReleaseFinished {
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+impl Event {
+    /// The event's type name as serialized (`step_started`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ReleaseStarted { .. } => "release_started",
+            Self::StageStarted { .. } => "stage_started",
+            Self::GateEvaluated { .. } => "gate_evaluated",
+            Self::LockAcquired { .. } => "lock_acquired",
+            Self::LockReleased { .. } => "lock_released",
+            Self::RollbackPlanned { .. } => "rollback_planned",
+            Self::StepStarted { .. } => "step_started",
+            Self::StepSucceeded { .. } => "step_succeeded",
+            Self::StepFailed { .. } => "step_failed",
+            Self::ProbeChecked { .. } => "probe_checked",
+            Self::AnalysisCompleted { .. } => "analysis_completed",
+            Self::TriggerFired { .. } => "trigger_fired",
+            Self::WatchStarted { .. } => "watch_started",
+            Self::WatchCompleted { .. } => "watch_completed",
+            Self::Paused { .. } => "paused",
+            Self::OperatorActed { .. } => "operator_acted",
+            Self::ApprovalRecorded { .. } => "approval_recorded",
+            Self::EvidenceRecorded { .. } => "evidence_recorded",
+            Self::RollbackStarted { .. } => "rollback_started",
+            Self::RollbackCompleted { .. } => "rollback_completed",
+            Self::StageCompleted { .. } => "stage_completed",
+            Self::ReleaseFinished { .. } => "release_finished",
+        }
+    }
+}
+
+/// An event about to be appended: the ledger adds sequence number and hashes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EventDraft {
+    /// The release.
+    pub release: ReleaseId,
+    /// When (UTC, from the engine's clock).
+    pub at: DateTime<Utc>,
+    /// Who: an operator id, or `engine` for what the engine decided itself.
+    pub actor: String,
+    /// The changes the event concerns.
+    pub changes: Vec<ChangeId>,
+    /// What happened.
+    pub event: Event,
+}
+
+impl EventDraft {
+    /// A draft.
+    pub fn new(
+        release: ReleaseId,
+        at: DateTime<Utc>,
+        actor: impl Into<String>,
+        changes: Vec<ChangeId>,
+        event: Event,
+    ) -> Self {
+        Self {
+            release,
+            at,
+            actor: actor.into(),
+            changes,
+            event,
+        }
+    }
+}
+
+/// One journal record: a draft with its place in the hash chain (M5.3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The release.
+    pub release: ReleaseId,
+    /// Position in the release's journal, from 1.
+    pub seq: u64,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// The changes the event concerns.
+    pub changes: Vec<ChangeId>,
+    /// What happened.
+    pub event: Event,
+    /// Hash of the previous record (zeros for the first).
+    pub prev: Sha256Digest,
+    /// Hash of this record.
+    pub hash: Sha256Digest,
+}

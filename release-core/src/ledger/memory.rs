@@ -1,0 +1,166 @@
+//! The in-memory ledger: the reference implementation, always available.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::id::ReleaseId;
+
+use super::{EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry, seal};
+
+#[derive(Default)]
+struct State {
+    journals: BTreeMap<ReleaseId, Vec<Record>>,
+    /// lock → (current lease, last token issued)
+    locks: BTreeMap<String, (Option<Lease>, u64)>,
+}
+
+/// A ledger in memory.
+#[derive(Default)]
+pub struct InMemoryLedger {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for InMemoryLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryLedger").finish_non_exhaustive()
+    }
+}
+
+impl InMemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written record: records are
+        // pushed whole. So a poisoned lock is still consistent.
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Replaces a release's journal wholesale (for tamper tests of verifiers).
+    pub fn overwrite(&self, release: &ReleaseId, records: Vec<Record>) {
+        self.lock().journals.insert(release.clone(), records);
+    }
+}
+
+fn check_fence(state: &State, fence: &Fence) -> Result<()> {
+    let current = state.locks.get(&fence.lock).map_or(0, |(_, last)| *last);
+    if fence.token != current {
+        return Err(Error::StaleFence {
+            lock: fence.lock.clone(),
+            token: fence.token,
+            current,
+        });
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Ledger for InMemoryLedger {
+    async fn append(&self, draft: EventDraft, fence: Option<&Fence>) -> Result<Record> {
+        let mut state = self.lock();
+        if let Some(fence) = fence {
+            check_fence(&state, fence)?;
+        }
+        let journal = state.journals.entry(draft.release.clone()).or_default();
+        let (seq, prev) = journal.last().map_or((1, GENESIS), |r| (r.seq + 1, r.hash));
+        let record = seal(draft, seq, prev)?;
+        journal.push(record.clone());
+        Ok(record)
+    }
+
+    async fn events(&self, release: &ReleaseId, after: u64) -> Result<Vec<Record>> {
+        let state = self.lock();
+        Ok(state
+            .journals
+            .get(release)
+            .map(|j| j.iter().filter(|r| r.seq > after).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn releases(&self) -> Result<Vec<ReleaseId>> {
+        Ok(self.lock().journals.keys().cloned().collect())
+    }
+
+    async fn acquire(
+        &self,
+        lock: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let expires_at = expiry(now, ttl)?;
+        let mut state = self.lock();
+        let entry = state.locks.entry(lock.to_owned()).or_insert((None, 0));
+        if let Some(current) = &entry.0
+            && current.expires_at > now
+        {
+            if current.holder == holder {
+                let renewed = Lease {
+                    expires_at,
+                    ..current.clone()
+                };
+                entry.0 = Some(renewed.clone());
+                return Ok(renewed);
+            }
+            return Err(Error::LockHeld {
+                lock: lock.to_owned(),
+                holder: current.holder.clone(),
+                until: current.expires_at,
+            });
+        }
+        entry.1 += 1;
+        let lease = Lease {
+            lock: lock.to_owned(),
+            holder: holder.to_owned(),
+            token: entry.1,
+            expires_at,
+        };
+        entry.0 = Some(lease.clone());
+        Ok(lease)
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
+        let expires_at = expiry(now, ttl)?;
+        let mut state = self.lock();
+        let entry = state.locks.entry(lease.lock.clone()).or_insert((None, 0));
+        match &entry.0 {
+            Some(current)
+                if current.token == lease.token
+                    && current.holder == lease.holder
+                    && current.expires_at > now =>
+            {
+                let renewed = Lease {
+                    expires_at,
+                    ..current.clone()
+                };
+                entry.0 = Some(renewed.clone());
+                Ok(renewed)
+            }
+            _ => Err(Error::StaleFence {
+                lock: lease.lock.clone(),
+                token: lease.token,
+                current: entry.1,
+            }),
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(entry) = state.locks.get_mut(&lease.lock)
+            && entry.0.as_ref().is_some_and(|c| c.token == lease.token)
+        {
+            entry.0 = None;
+        }
+        Ok(())
+    }
+}

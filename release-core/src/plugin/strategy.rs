@@ -1,0 +1,211 @@
+//! Strategies: pure functions from a [`RolloutSpec`] to a program of [`RolloutStep`]s that
+//! the engine interprets.
+//!
+//! Decision: unlike the other plugin traits, `Strategy` is synchronous. It is pure — it
+//! computes a program and touches nothing — so there is nothing to await, and keeping it
+//! sync lets the engine compute and journal whole programs up front.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RenderedConfig;
+use crate::error::Result;
+use crate::id::{AnalysisName, ComponentId, EnvironmentName};
+use crate::model::{Pause, StrategySpec};
+
+use super::{SlotSpec, SlotStatus, SlotWeight};
+
+/// The slot a component runs in when no rollout is in progress.
+pub const STABLE: &str = "stable";
+
+/// Everything a strategy needs to write its program.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RolloutSpec {
+    /// The component.
+    pub component: ComponentId,
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// The version to roll out.
+    pub version: semver::Version,
+    /// Its artifact.
+    pub artifact: Option<String>,
+    /// Desired replicas when the rollout is done.
+    pub replicas: u32,
+    /// The rendered configuration for the new version.
+    pub config: RenderedConfig,
+    /// What runs now (observed before the stage started), sorted by slot.
+    pub previous: Vec<SlotStatus>,
+    /// The route's weights before the stage started; empty without a router.
+    pub previous_weights: Vec<SlotWeight>,
+    /// The strategy block from the manifest.
+    pub strategy: StrategySpec,
+    /// True when a traffic router serves this component.
+    pub has_router: bool,
+}
+
+impl RolloutSpec {
+    /// A spec for rolling `version` of `component` out in `environment`.
+    pub fn new(
+        component: impl Into<ComponentId>,
+        environment: impl Into<EnvironmentName>,
+        version: semver::Version,
+        replicas: u32,
+        strategy: StrategySpec,
+    ) -> Self {
+        Self {
+            component: component.into(),
+            environment: environment.into(),
+            version,
+            artifact: None,
+            replicas,
+            config: RenderedConfig::new(),
+            previous: Vec::new(),
+            previous_weights: Vec::new(),
+            strategy,
+            has_router: false,
+        }
+    }
+
+    /// Sets what runs now.
+    pub fn with_previous(mut self, previous: Vec<SlotStatus>, weights: Vec<SlotWeight>) -> Self {
+        self.previous = previous;
+        self.previous_weights = weights;
+        self
+    }
+
+    /// Sets the artifact and configuration.
+    pub fn with_artifact(mut self, artifact: Option<String>, config: RenderedConfig) -> Self {
+        self.artifact = artifact;
+        self.config = config;
+        self
+    }
+
+    /// Says whether a router serves the component.
+    pub fn with_router(mut self, has_router: bool) -> Self {
+        self.has_router = has_router;
+        self
+    }
+
+    /// The desired spec of the new version in `slot` with `replicas`.
+    pub fn slot(&self, slot: &str, replicas: u32) -> SlotSpec {
+        SlotSpec::new(
+            self.component.clone(),
+            self.environment.clone(),
+            slot,
+            self.version.clone(),
+            replicas,
+        )
+        .with_artifact(self.artifact.clone())
+        .with_config(self.config.clone())
+    }
+}
+
+/// One instruction of a rollout program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RolloutStep {
+    /// Converge a slot to a spec, then wait until it is ready and probe it (M5.4).
+    Apply(SlotSpec),
+    /// Set the route's weights (no-op without a router: traffic follows replicas).
+    SetWeights(Vec<SlotWeight>),
+    /// Wait a duration, or until an operator promotes.
+    Pause(Pause),
+    /// Run a named analysis; its failure fails the rollout.
+    Analyze {
+        /// The analysis template.
+        analysis: AnalysisName,
+    },
+    /// Probe every slot of the component.
+    Verify,
+    /// Remove a slot.
+    RemoveSlot {
+        /// The slot.
+        slot: String,
+    },
+}
+
+impl RolloutStep {
+    /// A short label for timelines (`apply canary ×1 v2.0.0`, `weights stable 90 / canary 10`).
+    pub fn label(&self) -> String {
+        match self {
+            Self::Apply(s) => format!("apply {} ×{} v{}", s.slot, s.replicas, s.version),
+            Self::SetWeights(w) => {
+                let parts: Vec<String> = w
+                    .iter()
+                    .map(|w| format!("{} {}", w.slot, w.weight))
+                    .collect();
+                format!("weights {}", parts.join(" / "))
+            }
+            Self::Pause(Pause::For(d)) => format!("pause {d}"),
+            Self::Pause(Pause::UntilApproved) => "pause until promoted".to_owned(),
+            Self::Analyze { analysis } => format!("analysis {analysis}"),
+            Self::Verify => "verify".to_owned(),
+            Self::RemoveSlot { slot } => format!("remove {slot}"),
+        }
+    }
+}
+
+/// A rollout strategy: writes the program for one component in one environment.
+pub trait Strategy: Send + Sync {
+    /// The name manifests use (`rolling`, `canary`, or a custom name).
+    fn name(&self) -> &str;
+
+    /// The program that takes the component from `spec.previous` to `spec.version`.
+    fn steps(&self, spec: &RolloutSpec) -> Result<Vec<RolloutStep>>;
+
+    /// The program that takes it back to `spec.previous`. The default sends all traffic
+    /// back first (fast), re-applies the previous slots, then removes slots that were not
+    /// there before.
+    fn rollback_steps(&self, spec: &RolloutSpec) -> Vec<RolloutStep> {
+        restore_previous(spec)
+    }
+}
+
+fn _assert_object_safe(_: &dyn Strategy) {}
+
+/// The generic rollback program: traffic first, then re-apply, then remove extra slots.
+pub fn restore_previous(spec: &RolloutSpec) -> Vec<RolloutStep> {
+    let mut steps = Vec::new();
+    if spec.has_router && !spec.previous_weights.is_empty() {
+        steps.push(RolloutStep::SetWeights(spec.previous_weights.clone()));
+    } else if spec.has_router
+        && let Some(first) = spec.previous.first()
+    {
+        steps.push(RolloutStep::SetWeights(vec![SlotWeight::new(
+            first.spec.slot.clone(),
+            100,
+        )]));
+    }
+    for previous in &spec.previous {
+        steps.push(RolloutStep::Apply(previous.spec.clone()));
+    }
+    // Every slot a strategy may have created and that did not exist before.
+    for slot in [STABLE, "canary", "preview", "blue", "green"] {
+        if !spec.previous.iter().any(|p| p.spec.slot == slot) {
+            steps.push(RolloutStep::RemoveSlot {
+                slot: slot.to_owned(),
+            });
+        }
+    }
+    steps
+}
+
+/// All at once (Kubernetes' `Recreate`): the stable slot gets the new version at full size.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllAtOnce;
+
+impl Strategy for AllAtOnce {
+    fn name(&self) -> &str {
+        "all_at_once"
+    }
+
+    fn steps(&self, spec: &RolloutSpec) -> Result<Vec<RolloutStep>> {
+        let mut steps = vec![RolloutStep::Apply(spec.slot(STABLE, spec.replicas))];
+        if spec.has_router {
+            steps.push(RolloutStep::SetWeights(vec![SlotWeight::new(STABLE, 100)]));
+        }
+        steps.push(RolloutStep::Verify);
+        Ok(steps)
+    }
+}
