@@ -1,1 +1,656 @@
-//! (placeholder; filled by its issue-2 work)
+//! The planner: turns a [`Release`] and the [`Platform`] it targets into a [`Plan`] — per
+//! lifecycle environment, waves of deploy steps in dependency order, the rollback plan, the
+//! critical path and each shipped component's blast radius. The engine interprets the plan;
+//! nothing here talks to a target.
+//!
+//! Decisions:
+//!
+//! - **Waves are barriers.** Wave `k` starts only when every step of wave `k - 1` has
+//!   finished; steps inside a wave may run in parallel. A component's wave is its ASAP level:
+//!   the number of shipped components on its longest dependency chain. A parallelism cap
+//!   (`max_parallel`) splits an oversized wave into consecutive waves, keeping the sorted order.
+//! - **Ordering is transitive through components the release does not ship.** If `a` depends
+//!   on `b` which depends on `c` and only `a` and `c` ship, `a` goes in a later wave than `c`:
+//!   levels are computed over the whole platform topology, and only shipped nodes add a level.
+//!   A cycle anywhere in the platform is an error, even among unshipped components.
+//! - **Rollback is computed up front** (covers M8.3): per stage, the flattened deploy order
+//!   reversed — waves last to first, steps within a wave reversed. Each
+//!   [`RollbackStage`] undoes its stage; `Plan::rollback[i]` belongs to `Plan::stages[i]`, so
+//!   undoing the whole release runs them from the last deployed stage backwards. What to
+//!   restore is [`RestoreTarget::PreviousVersion`]: the engine knows it from the ledger.
+//! - **Blast radius on demand.** The plan keeps the reverse adjacency (direct dependents, as
+//!   CSR over indices) and [`Plan::blast_radius`] walks it by BFS in O(reach). Materialising
+//!   every component's transitive dependents is Θ(n²) in the worst case, so the serialized
+//!   plan carries them only for the components the release ships, and
+//!   [`PlanOptions::with_blast_radius`] can turn even that off for huge releases.
+//! - **Critical path** is the heaviest chain of shipped components by estimated duration
+//!   (components without an estimate count [`PlanOptions::default_duration`]); it is the same
+//!   for every stage, so the plan stores it once.
+//! - **Deterministic.** Components are indexed in id order before anything else, all maps are
+//!   `BTreeMap`s and ties break by id, so the same input — in any listing order — yields a
+//!   byte-identical JSON plan.
+//!
+//! The heavy lifting happens on dense `u32` indices in [`DependencyGraph`] (CSR adjacency,
+//! Kahn's algorithm, Tarjan SCC for cycles); ids are mapped back only when steps are built.
+
+mod error;
+mod graph;
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use error::PlanError;
+pub use graph::{DependencyGraph, GraphError, Waves};
+
+use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
+use crate::model::{
+    Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
+};
+use graph::FxBuild;
+
+/// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlanOptions {
+    /// Plan only this environment.
+    pub environment: Option<EnvironmentName>,
+    /// Cap on steps per wave; overrides the release's `max_parallel`.
+    pub max_parallel: Option<u32>,
+    /// Duration of a component without an `estimated_duration` (default 5 minutes).
+    pub default_duration: HumanDuration,
+    /// Materialise the blast radius of every shipped component in the plan (default true).
+    pub blast_radius: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            environment: None,
+            max_parallel: None,
+            default_duration: HumanDuration::from_mins(5),
+            blast_radius: true,
+        }
+    }
+}
+
+impl PlanOptions {
+    /// The defaults: every environment, the release's cap, 5 minutes per unknown duration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Plans only `environment`.
+    pub fn with_environment(mut self, environment: impl Into<EnvironmentName>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Caps steps per wave, overriding the release's `max_parallel`.
+    pub fn with_max_parallel(mut self, max_parallel: u32) -> Self {
+        self.max_parallel = Some(max_parallel);
+        self
+    }
+
+    /// Sets the duration assumed for components without an estimate.
+    pub fn with_default_duration(mut self, duration: HumanDuration) -> Self {
+        self.default_duration = duration;
+        self
+    }
+
+    /// Whether the plan materialises shipped components' blast radius (Θ(shipped × reach)).
+    pub fn with_blast_radius(mut self, enabled: bool) -> Self {
+        self.blast_radius = enabled;
+        self
+    }
+}
+
+/// The rollout strategy a step uses, by name (`canary`, `rolling`, `blue_green`,
+/// `all_at_once`, or a custom strategy's registered name).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StrategyName {
+    /// Replace every replica at once (also the default).
+    AllAtOnce,
+    /// Rolling update.
+    Rolling,
+    /// Blue-green switch.
+    BlueGreen,
+    /// Canary.
+    Canary,
+    /// A strategy the host registered under this name.
+    Custom(String),
+}
+
+impl StrategyName {
+    /// The strategy of a component (all-at-once when it names none).
+    pub fn of(spec: Option<&StrategySpec>) -> Self {
+        match spec {
+            None | Some(StrategySpec::AllAtOnce {}) => Self::AllAtOnce,
+            Some(StrategySpec::Rolling(_)) => Self::Rolling,
+            Some(StrategySpec::BlueGreen(_)) => Self::BlueGreen,
+            Some(StrategySpec::Canary(_)) => Self::Canary,
+            Some(StrategySpec::Custom { name, .. }) => Self::Custom(name.clone()),
+        }
+    }
+
+    /// The name as written in manifests.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AllAtOnce => "all_at_once",
+            Self::Rolling => "rolling",
+            Self::BlueGreen => "blue_green",
+            Self::Canary => "canary",
+            Self::Custom(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for StrategyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StrategyName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StrategyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(match name.as_str() {
+            "all_at_once" => Self::AllAtOnce,
+            "rolling" => Self::Rolling,
+            "blue_green" => Self::BlueGreen,
+            "canary" => Self::Canary,
+            _ => Self::Custom(name),
+        })
+    }
+}
+
+/// Deploy one component at one version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployStep {
+    /// The component.
+    pub component: ComponentId,
+    /// The version the release ships.
+    pub version: semver::Version,
+    /// Its artifact reference, when the release names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// How it is rolled out.
+    pub strategy: StrategyName,
+    /// How long it is expected to take.
+    pub estimated_duration: HumanDuration,
+}
+
+/// Steps that may run in parallel; the next wave starts when all of them finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wave {
+    /// Position in the stage, from 0.
+    pub index: u32,
+    /// The steps, by component id.
+    pub steps: Vec<DeployStep>,
+}
+
+impl Wave {
+    /// The longest step of the wave: the wave's duration.
+    pub fn estimated_duration(&self) -> HumanDuration {
+        self.steps
+            .iter()
+            .map(|s| s.estimated_duration)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Deploying the release to one environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// Its tier.
+    pub tier: Tier,
+    /// The lifecycle phase it belongs to.
+    pub phase: PhaseName,
+    /// The waves, in order.
+    pub waves: Vec<Wave>,
+    /// Sum over waves of the longest step in each.
+    pub estimated_duration: HumanDuration,
+}
+
+impl Stage {
+    /// The rollback of this stage: the flattened deploy order reversed (covers M8.3).
+    pub fn rollback(&self) -> RollbackStage {
+        let waves = self
+            .waves
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, wave)| RollbackWave {
+                index: i as u32,
+                deploy_wave: wave.index,
+                steps: wave
+                    .steps
+                    .iter()
+                    .rev()
+                    .map(|step| RollbackStep {
+                        component: step.component.clone(),
+                        from: step.version.clone(),
+                        restore: RestoreTarget::PreviousVersion,
+                        strategy: step.strategy.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        RollbackStage {
+            environment: self.environment.clone(),
+            waves,
+        }
+    }
+
+    /// Every step in deployment order.
+    pub fn steps(&self) -> impl Iterator<Item = &DeployStep> {
+        self.waves.iter().flat_map(|w| w.steps.iter())
+    }
+}
+
+/// What a rollback step restores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RestoreTarget {
+    /// The version that ran before this release; the engine reads it from the ledger.
+    PreviousVersion,
+    /// A known version.
+    Version(semver::Version),
+}
+
+/// Undo one deploy step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackStep {
+    /// The component.
+    pub component: ComponentId,
+    /// The version being rolled back (the one the release shipped).
+    pub from: semver::Version,
+    /// What to put back.
+    pub restore: RestoreTarget,
+    /// The strategy that deployed it (blue-green and canary roll back by a traffic switch).
+    pub strategy: StrategyName,
+}
+
+/// Rollback steps that may run in parallel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackWave {
+    /// Position in the rollback, from 0.
+    pub index: u32,
+    /// The deploy wave it undoes.
+    pub deploy_wave: u32,
+    /// The steps, in reverse deploy order.
+    pub steps: Vec<RollbackStep>,
+}
+
+/// Rolling one stage back, in reverse dependency order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackStage {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// The waves, last deploy wave first.
+    pub waves: Vec<RollbackWave>,
+}
+
+impl RollbackStage {
+    /// Every step in rollback order.
+    pub fn steps(&self) -> impl Iterator<Item = &RollbackStep> {
+        self.waves.iter().flat_map(|w| w.steps.iter())
+    }
+}
+
+/// The components affected if one fails: its transitive dependents in the whole platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlastRadius {
+    /// The component.
+    pub component: ComponentId,
+    /// Everything that transitively depends on it, sorted by id.
+    pub dependents: Vec<ComponentId>,
+    /// The highest criticality among the dependents (none when there are no dependents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_criticality: Option<Criticality>,
+}
+
+/// The heaviest chain of shipped components: the lower bound on a stage's duration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticalPath {
+    /// The chain, dependencies first.
+    pub components: Vec<ComponentId>,
+    /// Sum of their estimated durations.
+    pub duration: HumanDuration,
+}
+
+/// The platform topology a plan was made against, indexed in component-id order.
+#[derive(Clone, Default)]
+struct Topology {
+    /// Component ids, ascending; the index of an id is its node in `graph`.
+    ids: Vec<ComponentId>,
+    criticality: Vec<Criticality>,
+    graph: DependencyGraph,
+}
+
+impl fmt::Debug for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topology")
+            .field("components", &self.ids.len())
+            .field("edges", &self.graph.edge_count())
+            .finish()
+    }
+}
+
+impl Topology {
+    fn blast_radius(&self, node: u32) -> Option<BlastRadius> {
+        let component = self.ids.get(node as usize)?.clone();
+        let reach = self.graph.transitive_dependents(node);
+        let max_criticality = reach
+            .iter()
+            .filter_map(|&v| self.criticality.get(v as usize).copied())
+            .max();
+        let dependents = reach
+            .iter()
+            .filter_map(|&v| self.ids.get(v as usize).cloned())
+            .collect();
+        Some(BlastRadius {
+            component,
+            dependents,
+            max_criticality,
+        })
+    }
+}
+
+/// A release planned against a platform: what the engine executes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    /// The release.
+    pub release: ReleaseId,
+    /// The release's version.
+    pub version: semver::Version,
+    /// The parallelism cap applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
+    /// One stage per environment, in lifecycle order.
+    pub stages: Vec<Stage>,
+    /// `rollback[i]` undoes `stages[i]` (covers M8.3).
+    pub rollback: Vec<RollbackStage>,
+    /// The heaviest chain of shipped components.
+    pub critical_path: CriticalPath,
+    /// Blast radius of each shipped component (empty when turned off in the options).
+    #[serde(default)]
+    pub blast_radius: BTreeMap<ComponentId, BlastRadius>,
+    /// Sum of the stages' estimated durations.
+    pub estimated_duration: HumanDuration,
+    /// The reverse index for on-demand blast radius; not serialized.
+    #[serde(skip)]
+    topology: Arc<Topology>,
+}
+
+impl PartialEq for Plan {
+    /// Plans are equal when what they serialize is equal.
+    fn eq(&self, other: &Self) -> bool {
+        self.release == other.release
+            && self.version == other.version
+            && self.max_parallel == other.max_parallel
+            && self.stages == other.stages
+            && self.rollback == other.rollback
+            && self.critical_path == other.critical_path
+            && self.blast_radius == other.blast_radius
+            && self.estimated_duration == other.estimated_duration
+    }
+}
+
+impl Plan {
+    /// The stage deploying to `environment`.
+    pub fn stage(&self, environment: &str) -> Option<&Stage> {
+        self.stages
+            .iter()
+            .find(|s| s.environment.as_str() == environment)
+    }
+
+    /// The transitive dependents of any platform component, by BFS over the stored reverse
+    /// index (O(reach)); `None` for an unknown component. A deserialized plan has no index
+    /// and answers from its stored `blast_radius` map.
+    pub fn blast_radius(&self, component: &str) -> Option<BlastRadius> {
+        match self
+            .topology
+            .ids
+            .binary_search_by(|id| id.as_str().cmp(component))
+        {
+            Ok(node) => self.topology.blast_radius(node as u32),
+            Err(_) => self.blast_radius.get(component).cloned(),
+        }
+    }
+
+    /// The plan as text for a terminal (same as `to_string()`).
+    pub fn to_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+fn nanos(d: HumanDuration) -> u64 {
+    u64::try_from(d.as_duration().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Plans `release` against `platform`: see the module docs for the semantics.
+pub fn plan_release(
+    platform: &Platform,
+    release: &Release,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let max_parallel = match (options.max_parallel, release.max_parallel) {
+        (Some(cap), _) => Some((cap, "plan options")),
+        (None, Some(cap)) => Some((cap, "release")),
+        (None, None) => None,
+    };
+    let cap = match max_parallel {
+        Some((cap, origin)) => {
+            Some(NonZeroU32::new(cap).ok_or(PlanError::ZeroParallelism { origin })?)
+        }
+        None => None,
+    };
+
+    // The environments to plan, in lifecycle order.
+    let mut targets = Vec::new();
+    for (phase, name) in platform.lifecycle.environments() {
+        let environment = platform.environment(name.as_str()).ok_or_else(|| {
+            PlanError::UnknownLifecycleEnvironment {
+                phase: phase.name.clone(),
+                environment: name.clone(),
+            }
+        })?;
+        targets.push((phase, environment));
+    }
+    if let Some(wanted) = &options.environment {
+        if !targets.iter().any(|(_, e)| e.name == *wanted) {
+            return Err(PlanError::UnknownEnvironment {
+                environment: wanted.clone(),
+                known: targets.iter().map(|(_, e)| e.name.clone()).collect(),
+            });
+        }
+        targets.retain(|(_, e)| e.name == *wanted);
+    }
+
+    // Index components in id order: the source of every tie-break.
+    let mut components: Vec<&Component> = platform.components.iter().collect();
+    components.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    if let Some(pair) = components.windows(2).find(|p| p[0].id == p[1].id) {
+        return Err(PlanError::DuplicateComponent {
+            component: pair[0].id.clone(),
+        });
+    }
+    let n = components.len();
+    let mut index: HashMap<&str, u32, FxBuild> =
+        HashMap::with_capacity_and_hasher(n, FxBuild::default());
+    for (i, c) in components.iter().enumerate() {
+        index.insert(c.id.as_str(), i as u32);
+    }
+    let mut edges: Vec<(u32, u32)> = Vec::with_capacity(n * 3);
+    for (i, c) in components.iter().enumerate() {
+        for dep in &c.depends_on {
+            let Some(&j) = index.get(dep.as_str()) else {
+                return Err(PlanError::UnknownDependency {
+                    component: c.id.clone(),
+                    dependency: dep.clone(),
+                });
+            };
+            edges.push((i as u32, j));
+        }
+    }
+    drop(index);
+
+    // Shipped components: a merge of two id-sorted sequences.
+    let mut shipped_version: Vec<Option<&ComponentVersion>> = vec![None; n];
+    let mut shipped = vec![false; n];
+    let mut at = 0usize;
+    for (id, version) in &release.components {
+        while at < n && components[at].id < *id {
+            at += 1;
+        }
+        if at < n && components[at].id == *id {
+            shipped_version[at] = Some(version);
+            shipped[at] = true;
+        } else {
+            return Err(PlanError::UnknownComponent {
+                component: id.clone(),
+                platform: platform.metadata.name.clone(),
+            });
+        }
+    }
+
+    let graph = DependencyGraph::from_edges(n, &edges).map_err(|e| graph_error(e, &components))?;
+    drop(edges);
+    let order = graph
+        .topological_order()
+        .map_err(|e| graph_error(e, &components))?;
+    let mut waves = graph.waves_in_order(&order, Some(&shipped));
+    if let Some(cap) = cap {
+        waves = waves.split(cap);
+    }
+
+    let default_duration = options.default_duration;
+    let duration_of =
+        |c: &Component| -> HumanDuration { c.estimated_duration.unwrap_or(default_duration) };
+    let weights: Vec<u64> = components
+        .iter()
+        .zip(&shipped)
+        .map(|(c, &s)| if s { nanos(duration_of(c)) } else { 0 })
+        .collect();
+    let (chain, chain_weight) = graph.critical_path_in_order(&order, &shipped, &weights);
+    drop(order);
+    let critical_path = CriticalPath {
+        components: chain
+            .iter()
+            .map(|&v| components[v as usize].id.clone())
+            .collect(),
+        duration: HumanDuration(Duration::from_nanos(chain_weight)),
+    };
+
+    // One template of waves, cloned per stage (the last stage takes it).
+    let mut stage_nanos = 0u64;
+    let mut template: Vec<Wave> = Vec::with_capacity(waves.len());
+    for (k, wave) in waves.iter().enumerate() {
+        let mut longest = 0u64;
+        let steps = wave
+            .iter()
+            .filter_map(|&v| {
+                let c = components[v as usize];
+                // Only shipped nodes are in `waves`, so the version is there.
+                let version = shipped_version[v as usize]?;
+                longest = longest.max(weights[v as usize]);
+                Some(DeployStep {
+                    component: c.id.clone(),
+                    version: version.version.clone(),
+                    artifact: version.artifact.clone(),
+                    strategy: StrategyName::of(c.strategy.as_ref()),
+                    estimated_duration: duration_of(c),
+                })
+            })
+            .collect();
+        stage_nanos = stage_nanos.saturating_add(longest);
+        template.push(Wave {
+            index: k as u32,
+            steps,
+        });
+    }
+    let stage_duration = HumanDuration(Duration::from_nanos(stage_nanos));
+
+    let count = targets.len();
+    let mut stages = Vec::with_capacity(count);
+    for (i, (phase, environment)) in targets.into_iter().enumerate() {
+        let waves = if i + 1 == count {
+            std::mem::take(&mut template)
+        } else {
+            template.clone()
+        };
+        stages.push(Stage {
+            environment: environment.name.clone(),
+            tier: environment.tier,
+            phase: phase.name.clone(),
+            waves,
+            estimated_duration: stage_duration,
+        });
+    }
+    let rollback = stages.iter().map(Stage::rollback).collect();
+    let estimated_duration = HumanDuration(Duration::from_nanos(
+        stage_nanos.saturating_mul(stages.len() as u64),
+    ));
+
+    let topology = Topology {
+        ids: components.iter().map(|c| c.id.clone()).collect(),
+        criticality: components.iter().map(|c| c.criticality).collect(),
+        graph,
+    };
+    let mut blast_radius = BTreeMap::new();
+    if options.blast_radius {
+        for (v, _) in shipped.iter().enumerate().filter(|(_, s)| **s) {
+            if let Some(radius) = topology.blast_radius(v as u32) {
+                blast_radius.insert(radius.component.clone(), radius);
+            }
+        }
+    }
+
+    Ok(Plan {
+        release: release.id().clone(),
+        version: release.version.clone(),
+        max_parallel: cap.map(NonZeroU32::get),
+        stages,
+        rollback,
+        critical_path,
+        blast_radius,
+        estimated_duration,
+        topology: Arc::new(topology),
+    })
+}
+
+/// Maps an index-level graph error to the component ids it concerns.
+fn graph_error(error: GraphError, components: &[&Component]) -> PlanError {
+    let id = |v: u32| {
+        components
+            .get(v as usize)
+            .map_or_else(|| ComponentId::new(format!("#{v}")), |c| c.id.clone())
+    };
+    match error {
+        GraphError::Cycle { path } => PlanError::Cycle {
+            path: path.into_iter().map(id).collect(),
+        },
+        // The planner builds edges from resolved ids and one entry per node, so only a
+        // cycle can come back; keep a faithful message for the impossible cases anyway.
+        other => PlanError::Graph(other),
+    }
+}
+
+#[cfg(test)]
+mod tests;
