@@ -5,6 +5,7 @@
 pub mod advise;
 pub mod config;
 pub mod digest;
+pub mod engine;
 mod error;
 pub mod id;
 pub mod ledger;

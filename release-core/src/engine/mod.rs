@@ -1,0 +1,521 @@
+//! The engine: an interpreter of plans, one journaled step at a time.
+//!
+//! For each stage (environment) of a [`Plan`](crate::plan::Plan) the engine evaluates the
+//! phase's entry gates, takes the environment lock and the locks of the shared resources the
+//! stage touches (M2.5), captures what runs now as the stage's rollback plan and journals it
+//! before deploying anything (M8.3), runs each wave's components through their strategy's
+//! step program (bounded parallelism inside a wave), probes after each applied step (M5.4),
+//! checks the rollback triggers after each step and through the watch window (M5.5, M8.1),
+//! evaluates exit gates, and moves on. Every transition is appended to the
+//! [`Ledger`](crate::ledger::Ledger) before the engine acts on it (M5.1); `resume` folds the
+//! journal and continues, re-applying at most the one step that was in flight — safe,
+//! because targets are declarative.
+//!
+//! Decisions (where the issues are silent, following Argo Rollouts, Spinnaker and Octopus):
+//! - **Rollback is per stage.** A failure in production rolls production back; dev and
+//!   staging keep the release they passed with. Every environment always runs one known
+//!   version per component.
+//! - **Which components roll back:** every component of the failing stage that had a step
+//!   journaled, in reverse plan order, each through its strategy's rollback program (traffic
+//!   first, then re-apply, then remove new slots).
+//! - **Manual policy** (`rollback.automatic: false`): a failure or trigger pauses the release
+//!   for an operator, who aborts (rolls back) or resumes (accepts the risk).
+//! - **Operator actions are journal events**, so any engine process sees them: the running
+//!   interpreter re-reads the journal at every step boundary.
+//! - **Waiting is a return, not a block.** A gate that waits for a person, a pause until
+//!   approved, or an inconclusive analysis journals `Paused` and returns
+//!   [`RunOutcome::Waiting`]; a CI job can stop, and a later `approve` + `resume` continues.
+//! - **Locks are leases** with fencing tokens: appends during a stage carry the environment
+//!   lock's fence, so an engine that lost its lease cannot write. An engine's `holder`
+//!   identity should be stable across restarts; another holder waits for the lease to expire.
+//! - **Virtual time.** All waiting goes through the injected [`Clock`]; with
+//!   [`TokioClock`](crate::plugin::TokioClock) on a paused runtime, hours of pauses and watch
+//!   windows run in milliseconds and deterministically.
+
+mod run;
+mod state;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+pub use state::{ReleaseState, StageState, StepState};
+pub use watch::{Measurement, evaluate_measurements};
+
+use crate::config::SecretProvider;
+use crate::error::{Error, Result};
+use crate::id::{EnvironmentName, ReleaseId};
+use crate::ledger::{Decision, Event, EventDraft, Ledger, OperatorAction, Outcome, read_all};
+use crate::model::{Platform, Release};
+use crate::plugin::{
+    AllAtOnce, Clock, DeploymentTarget, Gate, MetricsSource, Notifier, Probe, Strategy,
+    SystemClock, TrafficRouter,
+};
+
+/// Tunables of the engine.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EngineOptions {
+    /// This engine's identity as a lock holder (stable across restarts).
+    pub holder: String,
+    /// How long a lock lease lasts before it must be renewed.
+    pub lease_ttl: Duration,
+    /// How long a step may take to converge (Argo's `progressDeadlineSeconds`, 600 s).
+    pub progress_deadline: Duration,
+    /// How often convergence and the watch window are checked.
+    pub poll_interval: Duration,
+    /// How often a retryable plugin error is retried before the step fails.
+    pub retries: u32,
+    /// Parallelism inside a wave when the plan sets none.
+    pub max_parallel: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            holder: "engine".to_owned(),
+            lease_ttl: Duration::from_secs(60),
+            progress_deadline: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+            retries: 2,
+            max_parallel: 8,
+        }
+    }
+}
+
+/// How a call to [`Engine::start`] or [`Engine::resume`] ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum RunOutcome {
+    /// The release ended.
+    Finished {
+        /// How.
+        outcome: Outcome,
+    },
+    /// The release waits for a person (approval, promotion, decision) or a time.
+    Waiting {
+        /// The environment it waits in.
+        environment: Option<EnvironmentName>,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RunOutcome {
+    /// The final outcome, if the release ended.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match self {
+            Self::Finished { outcome } => Some(outcome),
+            Self::Waiting { .. } => None,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub ledger: Arc<dyn Ledger>,
+    pub clock: Arc<dyn Clock>,
+    pub targets: BTreeMap<String, Arc<dyn DeploymentTarget>>,
+    pub router: Option<Arc<dyn TrafficRouter>>,
+    pub strategies: BTreeMap<String, Arc<dyn Strategy>>,
+    pub gates: BTreeMap<String, Arc<dyn Gate>>,
+    pub metrics: BTreeMap<String, Arc<dyn MetricsSource>>,
+    pub probes: BTreeMap<String, Arc<dyn Probe>>,
+    pub notifiers: Vec<Arc<dyn Notifier>>,
+    pub secrets: Option<Arc<dyn SecretProvider>>,
+    pub events: broadcast::Sender<crate::ledger::Record>,
+    pub options: EngineOptions,
+}
+
+/// The release engine. Cheap to clone; every clone drives the same plugins.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("holder", &self.inner.options.holder)
+            .field("targets", &self.inner.targets.keys().collect::<Vec<_>>())
+            .field(
+                "strategies",
+                &self.inner.strategies.keys().collect::<Vec<_>>(),
+            )
+            .field("gates", &self.inner.gates.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`] from named plugins.
+pub struct EngineBuilder {
+    ledger: Option<Arc<dyn Ledger>>,
+    clock: Arc<dyn Clock>,
+    targets: BTreeMap<String, Arc<dyn DeploymentTarget>>,
+    router: Option<Arc<dyn TrafficRouter>>,
+    strategies: BTreeMap<String, Arc<dyn Strategy>>,
+    gates: BTreeMap<String, Arc<dyn Gate>>,
+    metrics: BTreeMap<String, Arc<dyn MetricsSource>>,
+    probes: BTreeMap<String, Arc<dyn Probe>>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    secrets: Option<Arc<dyn SecretProvider>>,
+    options: EngineOptions,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        let mut strategies: BTreeMap<String, Arc<dyn Strategy>> = BTreeMap::new();
+        strategies.insert("all_at_once".to_owned(), Arc::new(AllAtOnce));
+        Self {
+            ledger: None,
+            clock: Arc::new(SystemClock),
+            targets: BTreeMap::new(),
+            router: None,
+            strategies,
+            gates: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            probes: BTreeMap::new(),
+            notifiers: Vec::new(),
+            secrets: None,
+            options: EngineOptions::default(),
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The ledger (required).
+    pub fn ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// The clock (the system clock by default).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A deployment target under the name environments use in `targets` (`default` serves
+    /// components an environment does not map; a lone target serves everything).
+    pub fn target(mut self, name: impl Into<String>, target: Arc<dyn DeploymentTarget>) -> Self {
+        self.targets.insert(name.into(), target);
+        self
+    }
+
+    /// The traffic router; without one, traffic follows replica counts.
+    pub fn router(mut self, router: Arc<dyn TrafficRouter>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// A strategy, under its own name (`all_at_once` is built in).
+    pub fn strategy(mut self, strategy: Arc<dyn Strategy>) -> Self {
+        self.strategies.insert(strategy.name().to_owned(), strategy);
+        self
+    }
+
+    /// A gate under the name manifests use (`approval`, `window`, a custom name).
+    pub fn gate(mut self, name: impl Into<String>, gate: Arc<dyn Gate>) -> Self {
+        self.gates.insert(name.into(), gate);
+        self
+    }
+
+    /// A metrics source under the name analyses use (`router`, `prometheus`); rollback
+    /// triggers read the one named `default`, or the only one.
+    pub fn metrics(mut self, name: impl Into<String>, source: Arc<dyn MetricsSource>) -> Self {
+        self.metrics.insert(name.into(), source);
+        self
+    }
+
+    /// A probe run against every slot after each apply, and by name from triggers.
+    pub fn probe(mut self, name: impl Into<String>, probe: Arc<dyn Probe>) -> Self {
+        self.probes.insert(name.into(), probe);
+        self
+    }
+
+    /// A notifier that receives every record it wants.
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifiers.push(notifier);
+        self
+    }
+
+    /// The secret provider configurations are resolved through at deploy time.
+    pub fn secrets(mut self, provider: Arc<dyn SecretProvider>) -> Self {
+        self.secrets = Some(provider);
+        self
+    }
+
+    /// Engine options.
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> Result<Engine> {
+        let ledger = self.ledger.ok_or_else(|| {
+            Error::Invalid("the engine needs a ledger; call `.ledger(...)`".to_owned())
+        })?;
+        if self.targets.is_empty() {
+            return Err(Error::Invalid(
+                "the engine needs at least one deployment target; call `.target(name, ...)`"
+                    .to_owned(),
+            ));
+        }
+        let (events, _) = broadcast::channel(1024);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                ledger,
+                clock: self.clock,
+                targets: self.targets,
+                router: self.router,
+                strategies: self.strategies,
+                gates: self.gates,
+                metrics: self.metrics,
+                probes: self.probes,
+                notifiers: self.notifiers,
+                secrets: self.secrets,
+                events,
+                options: self.options,
+            }),
+        })
+    }
+}
+
+impl Engine {
+    /// A builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The stream of journal records as they are appended (for hosts and notifiers).
+    pub fn subscribe(&self) -> broadcast::Receiver<crate::ledger::Record> {
+        self.inner.events.subscribe()
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.inner.ledger
+    }
+
+    /// Starts a release: plans it, journals the start, and runs until it ends or waits.
+    pub async fn start(
+        &self,
+        platform: &Platform,
+        release: &Release,
+        operator: &str,
+    ) -> Result<RunOutcome> {
+        run::start(self.inner.clone(), platform, release, operator).await
+    }
+
+    /// Continues a release from its journal.
+    pub async fn resume(&self, release: &ReleaseId, operator: &str) -> Result<RunOutcome> {
+        run::resume(self.inner.clone(), release, operator).await
+    }
+
+    /// The release's state, folded from its journal.
+    pub async fn status(&self, release: &ReleaseId) -> Result<ReleaseState> {
+        let records = read_all(self.inner.ledger.as_ref(), release).await?;
+        if records.is_empty() {
+            return Err(not_started(release));
+        }
+        Ok(ReleaseState::fold(&records))
+    }
+
+    /// Records an approval for an environment's gates (M5.2).
+    pub async fn approve(
+        &self,
+        release: &ReleaseId,
+        environment: &EnvironmentName,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.decide(release, environment, operator, comment, Decision::Approve)
+            .await
+    }
+
+    /// Records a rejection: the waiting gate fails.
+    pub async fn reject(
+        &self,
+        release: &ReleaseId,
+        environment: &EnvironmentName,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.decide(release, environment, operator, comment, Decision::Reject)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        release: &ReleaseId,
+        environment: &EnvironmentName,
+        operator: &str,
+        comment: Option<String>,
+        decision: Decision,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        let action = match decision {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+        };
+        if state.finished.is_some() {
+            return Err(invalid_action(action, release, "it has already ended"));
+        }
+        let known = state
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.environment(environment.as_str()).is_some());
+        if !known {
+            return Err(invalid_action(
+                action,
+                release,
+                &format!("the platform has no environment `{environment}`"),
+            ));
+        }
+        self.append_operator(
+            release,
+            operator,
+            Event::ApprovalRecorded {
+                environment: environment.clone(),
+                decision,
+                comment,
+            },
+        )
+        .await
+    }
+
+    /// Asks a running release to stop at its next step boundary.
+    pub async fn pause(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::Pause, comment)
+            .await
+    }
+
+    /// Aborts: the current stage rolls back and the release ends (run `resume` to carry it out
+    /// when no engine is running the release).
+    pub async fn abort(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::Abort, comment)
+            .await
+    }
+
+    /// Skips the remaining pauses and analyses of the current stage's rollouts.
+    pub async fn promote_full(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::PromoteFull, comment)
+            .await
+    }
+
+    /// Lifts an operator pause and promotes a step paused until approved; then call
+    /// [`Engine::resume`].
+    pub async fn unpause(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::Resume, comment)
+            .await
+    }
+
+    /// Reopens a release that was rolled back or failed a gate: the failed stage starts over
+    /// as a new attempt when the release is resumed.
+    pub async fn retry(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::Retry, comment)
+            .await
+    }
+
+    async fn act(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        action: OperatorAction,
+        comment: Option<String>,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        let name = action.to_string();
+        match (action, &state.finished) {
+            (OperatorAction::Retry, Some(Outcome::Succeeded)) => {
+                return Err(invalid_action(
+                    &name,
+                    release,
+                    "it succeeded; there is nothing to retry",
+                ));
+            }
+            (OperatorAction::Retry, None) => {
+                return Err(invalid_action(
+                    &name,
+                    release,
+                    "it has not ended; resume it instead",
+                ));
+            }
+            (OperatorAction::Retry, Some(_)) => {}
+            (_, Some(_)) => return Err(invalid_action(&name, release, "it has already ended")),
+            _ => {}
+        }
+        self.append_operator(release, operator, Event::OperatorActed { action, comment })
+            .await
+    }
+
+    async fn append_operator(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        event: Event,
+    ) -> Result<()> {
+        let changes = {
+            let state = self.status(release).await?;
+            state
+                .spec
+                .as_ref()
+                .map(|r| r.changes.iter().map(|c| c.id.clone()).collect())
+                .unwrap_or_default()
+        };
+        let draft = EventDraft::new(
+            release.clone(),
+            self.inner.clock.now(),
+            operator,
+            changes,
+            event,
+        );
+        let record = self.inner.ledger.append(draft, None).await?;
+        let _ = self.inner.events.send(record);
+        Ok(())
+    }
+}
+
+fn not_started(release: &ReleaseId) -> Error {
+    Error::not_found(
+        format!("release {release}"),
+        "start it with `Engine::start` first, or check the ledger it was started on",
+    )
+}
+
+fn invalid_action(action: &str, release: &ReleaseId, reason: &str) -> Error {
+    Error::InvalidAction {
+        action: action.to_owned(),
+        release: release.clone(),
+        reason: reason.to_owned(),
+    }
+}

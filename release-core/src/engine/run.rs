@@ -1,0 +1,1435 @@
+//! The interpreter: walks the plan, skipping what the journal says is done.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use tracing::Instrument;
+
+use super::state::{ReleaseState, StepState};
+use super::watch::{Measurement, check_triggers, evaluate_measurements, measure};
+use super::{Inner, RunOutcome};
+use crate::config::render_component;
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::id::{ChangeId, ComponentId, EnvironmentName, ReleaseId};
+use crate::ledger::{
+    AnalysisOutcome, Event, EventDraft, Fence, Lease, Outcome, Program, Record, RollbackEntry,
+    StepKey, read_all,
+};
+use crate::model::{ParamValue, Pause, Phase, Platform, Release};
+use crate::plan::{DeployStep, Plan, PlanOptions, plan_release};
+use crate::plugin::{
+    ApplyRequest, DeploymentTarget, GateContext, GatePosition, GateVerdict, MetricScope,
+    ProbeRequest, Reason, RolloutSpec, RolloutStep, Route, SlotSpec, gate_name,
+};
+
+/// Who the engine appends as for what it decides itself.
+const ENGINE: &str = "engine";
+
+pub(crate) async fn start(
+    inner: Arc<Inner>,
+    platform: &Platform,
+    release: &Release,
+    operator: &str,
+) -> Result<RunOutcome> {
+    let id = release.id().clone();
+    if !inner.ledger.events(&id, 0).await?.is_empty() {
+        return Err(Error::InvalidAction {
+            action: "start".to_owned(),
+            release: id,
+            reason: "it was already started; resume it instead".to_owned(),
+        });
+    }
+    let plan = plan_release(platform, release, &PlanOptions::default())
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    check_registered(&inner, platform, &plan)?;
+    let event = Event::ReleaseStarted {
+        platform: Box::new(platform.clone()),
+        release: Box::new(release.clone()),
+        plan_digest: plan_digest(&plan)?,
+    };
+    let changes = release.changes.iter().map(|c| c.id.clone()).collect();
+    let draft = EventDraft::new(id.clone(), inner.clock.now(), operator, changes, event);
+    let record = inner.ledger.append(draft, None).await?;
+    let _ = inner.events.send(record.clone());
+    notify(&inner, &record).await;
+    resume(inner, &id, operator).await
+}
+
+pub(crate) async fn resume(
+    inner: Arc<Inner>,
+    release: &ReleaseId,
+    operator: &str,
+) -> Result<RunOutcome> {
+    let records = read_all(inner.ledger.as_ref(), release).await?;
+    if records.is_empty() {
+        return Err(super::not_started(release));
+    }
+    let state = ReleaseState::fold(&records);
+    if let Some(outcome) = &state.finished {
+        return Ok(RunOutcome::Finished {
+            outcome: outcome.clone(),
+        });
+    }
+    let (Some(platform), Some(spec)) = (state.platform.clone(), state.spec.clone()) else {
+        return Err(Error::Invalid(format!(
+            "the journal of {release} does not start with `release_started`; it cannot be resumed"
+        )));
+    };
+    let plan = plan_release(&platform, &spec, &PlanOptions::default())
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    if state.plan_digest != Some(plan_digest(&plan)?) {
+        return Err(Error::Invalid(format!(
+            "the plan of {release} computed now differs from the one it started with \
+             (the planner changed); finish it with the engine version that started it"
+        )));
+    }
+    let run = Run {
+        inner,
+        platform,
+        release: spec,
+        plan,
+        actor: operator.to_owned(),
+        journal: tokio::sync::Mutex::new(Journal {
+            records,
+            state,
+            fence: None,
+        }),
+        leases: Mutex::new(Vec::new()),
+        halt: AtomicBool::new(false),
+        probe_failures: Mutex::new(BTreeMap::new()),
+    };
+    let span = tracing::info_span!("release", id = %release);
+    run.drive().instrument(span).await
+}
+
+fn plan_digest(plan: &Plan) -> Result<Sha256Digest> {
+    let json = serde_json::to_vec(plan).map_err(|e| Error::Codec {
+        what: "the plan".to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Sha256Digest::of(&json))
+}
+
+/// Every strategy, gate and target the plan needs must be registered; reports them all.
+fn check_registered(inner: &Inner, platform: &Platform, plan: &Plan) -> Result<()> {
+    let mut missing = Vec::new();
+    for stage in &plan.stages {
+        for step in stage.steps() {
+            let name = step.strategy.as_str();
+            if !inner.strategies.contains_key(name) {
+                missing.push(format!(
+                    "strategy `{name}` (component {}) is not registered; add it with `.strategy(...)`",
+                    step.component
+                ));
+            }
+            if let Err(e) = target_name(inner, platform, &stage.environment, &step.component) {
+                missing.push(e.to_string());
+            }
+        }
+    }
+    for phase in &platform.lifecycle.phases {
+        for spec in phase.entry_gates.iter().chain(&phase.exit_gates) {
+            let name = gate_name(spec);
+            if !inner.gates.contains_key(name) && name != "approval" {
+                missing.push(format!(
+                    "gate `{name}` (phase {}) is not registered; add it with `.gate(\"{name}\", ...)`",
+                    phase.name
+                ));
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(missing.join("; ")))
+    }
+}
+
+fn target_name<'a>(
+    inner: &'a Inner,
+    platform: &Platform,
+    environment: &EnvironmentName,
+    component: &ComponentId,
+) -> Result<&'a Arc<dyn DeploymentTarget>> {
+    let env = platform.environment(environment.as_str());
+    let named = env.and_then(|e| {
+        e.targets
+            .get(component.as_str())
+            .or_else(|| e.targets.get("default"))
+    });
+    let found = match named {
+        Some(name) => inner.targets.get(name),
+        None => inner.targets.get("default").or_else(|| {
+            (inner.targets.len() == 1)
+                .then(|| inner.targets.values().next())
+                .flatten()
+        }),
+    };
+    found.ok_or_else(|| {
+        Error::Invalid(format!(
+            "no deployment target for {component} in {environment}: register `{}` with `.target(...)`",
+            named.map_or("default", |s| s.as_str())
+        ))
+    })
+}
+
+/// The journal of one run: records seen, their fold, and the fence appends carry.
+struct Journal {
+    records: Vec<Record>,
+    state: ReleaseState,
+    fence: Option<Fence>,
+}
+
+/// How a component's rollout (or a wave) ended.
+enum Flow {
+    Done,
+    Failed(String),
+    Waiting(String),
+    Aborted,
+    Halted,
+}
+
+/// How one step ended.
+enum StepEnd {
+    Done,
+    Waiting(String),
+    Aborted,
+}
+
+struct Run {
+    inner: Arc<Inner>,
+    platform: Arc<Platform>,
+    release: Arc<Release>,
+    plan: Plan,
+    actor: String,
+    journal: tokio::sync::Mutex<Journal>,
+    leases: Mutex<Vec<Lease>>,
+    halt: AtomicBool,
+    probe_failures: Mutex<BTreeMap<(ComponentId, String), u32>>,
+}
+
+async fn notify(inner: &Inner, record: &Record) {
+    for n in &inner.notifiers {
+        if n.wants(&record.event)
+            && let Err(e) = n.notify(record).await
+        {
+            tracing::warn!(error = %e, seq = record.seq, "a notifier failed; the release goes on");
+        }
+    }
+}
+
+impl Run {
+    fn id(&self) -> &ReleaseId {
+        self.release.id()
+    }
+
+    fn changes_for(&self, component: Option<&ComponentId>) -> Vec<ChangeId> {
+        self.release
+            .changes
+            .iter()
+            .filter(|c| component.is_none_or(|comp| c.components.contains(comp)))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// Appends an event (before acting on it) and folds it.
+    async fn append(&self, event: Event) -> Result<Record> {
+        let component = match &event {
+            Event::StepStarted { key, .. }
+            | Event::StepSucceeded { key }
+            | Event::StepFailed { key, .. } => Some(key.component.clone()),
+            Event::ProbeChecked { component, .. } | Event::AnalysisCompleted { component, .. } => {
+                Some(component.clone())
+            }
+            Event::TriggerFired { component, .. } => component.clone(),
+            _ => None,
+        };
+        let actor = match &event {
+            Event::StageStarted { .. } => self.actor.as_str(),
+            _ => ENGINE,
+        };
+        let draft = EventDraft::new(
+            self.id().clone(),
+            self.inner.clock.now(),
+            actor,
+            self.changes_for(component.as_ref()),
+            event,
+        );
+        let record = {
+            let mut j = self.journal.lock().await;
+            // Pick up what others appended (operator actions) so the chain stays in order.
+            let fresh = self
+                .inner
+                .ledger
+                .events(self.id(), j.state.last_seq)
+                .await?;
+            for r in fresh {
+                j.state.apply(&r);
+                j.records.push(r);
+            }
+            let record = self.inner.ledger.append(draft, j.fence.as_ref()).await?;
+            j.state.apply(&record);
+            j.records.push(record.clone());
+            record
+        };
+        tracing::debug!(
+            seq = record.seq,
+            event = record.event.type_name(),
+            "journaled"
+        );
+        let _ = self.inner.events.send(record.clone());
+        notify(&self.inner, &record).await;
+        Ok(record)
+    }
+
+    /// Folds records appended by others (operator actions) since the last look.
+    async fn refresh(&self) -> Result<()> {
+        let mut j = self.journal.lock().await;
+        let fresh = self
+            .inner
+            .ledger
+            .events(self.id(), j.state.last_seq)
+            .await?;
+        for r in fresh {
+            j.state.apply(&r);
+            j.records.push(r);
+        }
+        Ok(())
+    }
+
+    async fn state<R>(&self, f: impl FnOnce(&ReleaseState) -> R) -> R {
+        let j = self.journal.lock().await;
+        f(&j.state)
+    }
+
+    async fn records(&self) -> Arc<[Record]> {
+        let j = self.journal.lock().await;
+        j.records.clone().into()
+    }
+
+    async fn drive(&self) -> Result<RunOutcome> {
+        for index in 0..self.plan.stages.len() {
+            let environment = self.plan.stages[index].environment.clone();
+            let span = tracing::info_span!("stage", environment = %environment);
+            if let Some(outcome) = self.run_stage(index).instrument(span).await? {
+                return Ok(outcome);
+            }
+        }
+        self.finish(Outcome::Succeeded).await
+    }
+
+    async fn finish(&self, outcome: Outcome) -> Result<RunOutcome> {
+        self.release_locks().await?;
+        self.append(Event::ReleaseFinished {
+            outcome: outcome.clone(),
+        })
+        .await?;
+        Ok(RunOutcome::Finished { outcome })
+    }
+
+    async fn wait(
+        &self,
+        environment: Option<&EnvironmentName>,
+        reason: String,
+    ) -> Result<RunOutcome> {
+        let already = self.state(|s| s.waiting.as_ref() == Some(&reason)).await;
+        if !already {
+            self.append(Event::Paused {
+                environment: environment.cloned(),
+                reason: reason.clone(),
+            })
+            .await?;
+        }
+        Ok(RunOutcome::Waiting {
+            environment: environment.cloned(),
+            reason,
+        })
+    }
+
+    fn phase(&self, index: usize) -> Option<&Phase> {
+        let stage = &self.plan.stages[index];
+        self.platform
+            .lifecycle
+            .phases
+            .iter()
+            .find(|p| p.name == stage.phase)
+    }
+
+    async fn run_stage(&self, index: usize) -> Result<Option<RunOutcome>> {
+        let stage = &self.plan.stages[index];
+        let env = &stage.environment;
+        self.refresh().await?;
+        let st = self.state(|s| s.stage(env)).await;
+        if st.completed {
+            return Ok(None);
+        }
+        let attempt = st.attempt.max(1);
+        if !st.started {
+            self.append(Event::StageStarted {
+                environment: env.clone(),
+                attempt,
+            })
+            .await?;
+        }
+        if self.state(|s| s.paused_by_operator).await {
+            return self
+                .wait(Some(env), "paused by an operator".to_owned())
+                .await
+                .map(Some);
+        }
+        let phase = self.phase(index).cloned();
+        let first_in_phase = phase
+            .as_ref()
+            .is_some_and(|p| p.environments.first() == Some(env));
+        let last_in_phase = phase
+            .as_ref()
+            .is_some_and(|p| p.environments.last() == Some(env));
+        if first_in_phase
+            && let Some(phase) = &phase
+            && st.rollback_started.is_none()
+            && let Some(outcome) = self
+                .gates(phase, env, GatePosition::Entry, index, attempt)
+                .await?
+        {
+            return Ok(Some(outcome));
+        }
+
+        self.acquire_locks(index).await?;
+        if st.rollback_plan.is_none() {
+            self.plan_rollback(index, attempt).await?;
+        }
+        if let Some(reason) = &st.rollback_started {
+            let aborted = self.state(|s| s.abort_requested).await;
+            return self
+                .rollback(index, attempt, reason.clone(), aborted)
+                .await
+                .map(Some);
+        }
+
+        for wave in &stage.waves {
+            let flow = self.run_wave(index, &wave.steps, attempt).await?;
+            match flow {
+                Flow::Done | Flow::Halted => {}
+                Flow::Failed(reason) => {
+                    return self.on_failure(index, attempt, reason).await.map(Some);
+                }
+                Flow::Waiting(reason) => return self.wait(Some(env), reason).await.map(Some),
+                Flow::Aborted => {
+                    return self
+                        .rollback(index, attempt, "aborted by an operator".to_owned(), true)
+                        .await
+                        .map(Some);
+                }
+            }
+        }
+
+        if let Some(outcome) = self.watch(index, attempt).await? {
+            return Ok(Some(outcome));
+        }
+        if last_in_phase
+            && let Some(phase) = &phase
+            && let Some(outcome) = self
+                .gates(phase, env, GatePosition::Exit, index, attempt)
+                .await?
+        {
+            return Ok(Some(outcome));
+        }
+        self.append(Event::StageCompleted {
+            environment: env.clone(),
+        })
+        .await?;
+        self.release_locks().await?;
+        Ok(None)
+    }
+
+    /// Evaluates a phase's gates at one position; `Some` when the release must stop there.
+    async fn gates(
+        &self,
+        phase: &Phase,
+        env: &EnvironmentName,
+        position: GatePosition,
+        index: usize,
+        attempt: u32,
+    ) -> Result<Option<RunOutcome>> {
+        let specs = match position {
+            GatePosition::Entry => &phase.entry_gates,
+            GatePosition::Exit => &phase.exit_gates,
+        };
+        for spec in specs {
+            let name = gate_name(spec).to_owned();
+            let passed = self
+                .state(|s| {
+                    s.stage(env)
+                        .gates_passed
+                        .contains(&(position, name.clone()))
+                })
+                .await;
+            if passed {
+                continue;
+            }
+            let verdict = match self.inner.gates.get(&name) {
+                Some(gate) => {
+                    let context = GateContext {
+                        platform: self.platform.clone(),
+                        release: self.release.clone(),
+                        environment: env.clone(),
+                        phase: phase.name.clone(),
+                        position,
+                        spec: spec.clone(),
+                        now: self.inner.clock.now(),
+                        started_by: self.state(|s| s.started_by.clone().map(Into::into)).await,
+                        events: self.records().await,
+                    };
+                    gate.evaluate(&context).await?
+                }
+                None => self.builtin_approval(spec, env).await,
+            };
+            let record = self
+                .append(Event::GateEvaluated {
+                    environment: env.clone(),
+                    phase: phase.name.clone(),
+                    position,
+                    gate: name.clone(),
+                    verdict: verdict.clone(),
+                })
+                .await?;
+            let _ = record;
+            match verdict {
+                GateVerdict::Pass { .. } => {}
+                GateVerdict::Wait { reasons, .. } => {
+                    let why: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
+                    let reason = format!("gate `{name}` waits: {}", why.join("; "));
+                    return self.wait(Some(env), reason).await.map(Some);
+                }
+                GateVerdict::Fail { reasons } => {
+                    let why: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
+                    if position == GatePosition::Exit {
+                        // Deployed but not accepted: the stage goes back (no mixed state).
+                        let reason = format!("exit gate `{name}` failed: {}", why.join("; "));
+                        return self.rollback(index, attempt, reason, false).await.map(Some);
+                    }
+                    return self
+                        .finish(Outcome::GateFailed {
+                            environment: env.clone(),
+                            gate: name,
+                            reasons: why,
+                        })
+                        .await
+                        .map(Some);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The built-in manual approval (M5.2): enough distinct approvers for the environment, not
+    /// counting who started the release unless self-approval is allowed; any rejection fails.
+    /// release-gates brings the role-aware version.
+    async fn builtin_approval(
+        &self,
+        spec: &crate::model::GateSpec,
+        env: &EnvironmentName,
+    ) -> GateVerdict {
+        let (needed, allow_self) = match spec {
+            crate::model::GateSpec::Approval {
+                rules,
+                allow_self_approval,
+            } => (
+                rules.iter().map(|r| r.count).sum::<u32>().max(1),
+                *allow_self_approval,
+            ),
+            _ => (1, false),
+        };
+        let (mut approvers, rejected) = self.state(|s| s.approvals_for(env)).await;
+        let starter = self.state(|s| s.started_by.clone()).await;
+        if !allow_self {
+            approvers.retain(|a| Some(a) != starter.as_ref());
+        }
+        if rejected {
+            return GateVerdict::Fail {
+                reasons: vec![Reason::new(
+                    "approval.rejected",
+                    format!("an approver rejected the release for {env}"),
+                )],
+            };
+        }
+        let have = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
+        if have >= needed {
+            GateVerdict::Pass {
+                reasons: vec![Reason::new(
+                    "approval.granted",
+                    format!("approved for {env} by {}", approvers.join(", ")),
+                )],
+            }
+        } else {
+            GateVerdict::Wait {
+                until: None,
+                reasons: vec![Reason::new(
+                    "approval.missing",
+                    format!(
+                        "{have} of {needed} approvals for {env}; approve with an operator id other than the one who started the release"
+                    ),
+                )],
+            }
+        }
+    }
+
+    async fn acquire_locks(&self, index: usize) -> Result<()> {
+        let stage = &self.plan.stages[index];
+        let env = &stage.environment;
+        let mut locks = vec![format!("env:{env}")];
+        if let Some(environment) = self.platform.environment(env.as_str()) {
+            let mut resources: Vec<String> = stage
+                .steps()
+                .filter_map(|s| self.platform.component(s.component.as_str()))
+                .flat_map(|c| c.shared_resources.iter())
+                .map(|r| format!("resource:{}", environment.bound_resource(r)))
+                .collect();
+            resources.sort();
+            resources.dedup();
+            locks.extend(resources);
+        }
+        let now = self.inner.clock.now();
+        for lock in locks {
+            let held = {
+                let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+                leases.iter().any(|l| l.lock == lock)
+            };
+            if held {
+                continue;
+            }
+            let lease = self
+                .inner
+                .ledger
+                .acquire(
+                    &lock,
+                    &self.inner.options.holder,
+                    self.inner.options.lease_ttl,
+                    now,
+                )
+                .await?;
+            if lock.starts_with("env:") {
+                self.journal.lock().await.fence = Some(lease.fence());
+            }
+            self.leases
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(lease.clone());
+            self.append(Event::LockAcquired {
+                lock,
+                token: lease.token,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn renew_locks(&self) -> Result<()> {
+        let now = self.inner.clock.now();
+        let ttl = self.inner.options.lease_ttl;
+        let half = chrono::Duration::from_std(ttl / 2).unwrap_or(chrono::Duration::zero());
+        let leases: Vec<Lease> = self
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut renewed = Vec::with_capacity(leases.len());
+        for lease in leases {
+            if lease.expires_at - now < half {
+                renewed.push(self.inner.ledger.renew(&lease, ttl, now).await?);
+            } else {
+                renewed.push(lease);
+            }
+        }
+        *self.leases.lock().unwrap_or_else(|p| p.into_inner()) = renewed;
+        Ok(())
+    }
+
+    async fn release_locks(&self) -> Result<()> {
+        let leases: Vec<Lease> =
+            std::mem::take(&mut *self.leases.lock().unwrap_or_else(|p| p.into_inner()));
+        for lease in leases.iter().rev() {
+            self.append(Event::LockReleased {
+                lock: lease.lock.clone(),
+            })
+            .await?;
+        }
+        self.journal.lock().await.fence = None;
+        for lease in leases.iter().rev() {
+            self.inner.ledger.release(lease).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits on the engine's clock in slices, renewing locks and watching for an abort.
+    async fn sleep(&self, duration: Duration) -> Result<bool> {
+        let slice = self.inner.options.lease_ttl / 3;
+        let mut left = duration;
+        while !left.is_zero() {
+            let step = left.min(slice.max(Duration::from_millis(1)));
+            self.inner.clock.sleep(step).await;
+            left -= step;
+            self.renew_locks().await?;
+            self.refresh().await?;
+            if self.state(|s| s.abort_requested).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Captures what runs now, before anything is deployed (M8.3).
+    async fn plan_rollback(&self, index: usize, attempt: u32) -> Result<()> {
+        let env = &self.plan.stages[index].environment;
+        let mut components = Vec::new();
+        for step in self.plan.rollback[index].steps() {
+            let target = target_name(&self.inner, &self.platform, env, &step.component)?;
+            let previous = target.observe(&step.component, env).await?;
+            let previous_weights = match &self.inner.router {
+                Some(router) => {
+                    router
+                        .weights(&Route::new(step.component.clone(), env.clone()))
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            components.push(RollbackEntry {
+                component: step.component.clone(),
+                previous,
+                previous_weights,
+            });
+        }
+        self.append(Event::RollbackPlanned {
+            environment: env.clone(),
+            attempt,
+            components,
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn rollout_spec(&self, env: &EnvironmentName, step: &DeployStep) -> Result<RolloutSpec> {
+        let component = self
+            .platform
+            .component(step.component.as_str())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "component {} is not in the platform",
+                    step.component
+                ))
+            })?;
+        let environment = self
+            .platform
+            .environment(env.as_str())
+            .ok_or_else(|| Error::Invalid(format!("environment {env} is not in the platform")))?;
+        let replicas = match environment.parameters.get("replicas") {
+            Some(ParamValue::Integer(n)) => u32::try_from(*n).unwrap_or(1).max(1),
+            _ => 1,
+        };
+        let config = render_component(&self.platform, component, environment, Some(&step.version))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let entry = self
+            .state(|s| {
+                s.stage(env)
+                    .rollback_plan
+                    .and_then(|plan| plan.into_iter().find(|e| e.component == step.component))
+            })
+            .await;
+        let (previous, weights) =
+            entry.map_or_else(Default::default, |e| (e.previous, e.previous_weights));
+        Ok(RolloutSpec::new(
+            step.component.clone(),
+            env.clone(),
+            step.version.clone(),
+            replicas,
+            component
+                .strategy
+                .clone()
+                .unwrap_or(crate::model::StrategySpec::AllAtOnce {}),
+        )
+        .with_artifact(step.artifact.clone(), config)
+        .with_previous(previous, weights)
+        .with_router(self.inner.router.is_some()))
+    }
+
+    async fn run_wave(&self, index: usize, steps: &[DeployStep], attempt: u32) -> Result<Flow> {
+        let parallel = self
+            .plan
+            .max_parallel
+            .map_or(self.inner.options.max_parallel, |p| p as usize)
+            .max(1);
+        let results: Vec<Result<Flow>> = stream::iter(steps.iter().map(|step| {
+            let span = tracing::info_span!("component", component = %step.component);
+            self.run_component(index, step, attempt).instrument(span)
+        }))
+        .buffered(parallel)
+        .collect()
+        .await;
+        let mut outcome = Flow::Done;
+        for r in results {
+            match (r?, &outcome) {
+                (Flow::Failed(reason), Flow::Done | Flow::Halted | Flow::Waiting(_)) => {
+                    outcome = Flow::Failed(reason);
+                }
+                (Flow::Aborted, _) => outcome = Flow::Aborted,
+                (Flow::Waiting(reason), Flow::Done | Flow::Halted) => {
+                    outcome = Flow::Waiting(reason)
+                }
+                _ => {}
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn key(
+        env: &EnvironmentName,
+        attempt: u32,
+        component: &ComponentId,
+        program: Program,
+        index: usize,
+    ) -> StepKey {
+        StepKey {
+            environment: env.clone(),
+            attempt,
+            component: component.clone(),
+            program,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+
+    async fn run_component(&self, index: usize, step: &DeployStep, attempt: u32) -> Result<Flow> {
+        let env = &self.plan.stages[index].environment;
+        let spec = match self.rollout_spec(env, step).await {
+            Ok(spec) => spec,
+            Err(e) => return self.component_failed(&step.component, e.to_string()),
+        };
+        let Some(strategy) = self.inner.strategies.get(step.strategy.as_str()) else {
+            return self.component_failed(
+                &step.component,
+                format!("strategy `{}` is not registered", step.strategy),
+            );
+        };
+        let program = match strategy.steps(&spec) {
+            Ok(p) => p,
+            Err(e) => return self.component_failed(&step.component, e.to_string()),
+        };
+        for (i, instruction) in program.iter().enumerate() {
+            let key = Self::key(env, attempt, &step.component, Program::Deploy, i);
+            self.refresh().await?;
+            let (abort, paused, current, promotions, promote_full) = self
+                .state(|s| {
+                    (
+                        s.abort_requested,
+                        s.paused_by_operator,
+                        s.steps.get(&key).cloned(),
+                        s.promotions.clone(),
+                        s.promote_full.contains(&(env.clone(), attempt)),
+                    )
+                })
+                .await;
+            if abort {
+                return Ok(Flow::Aborted);
+            }
+            if self.halt.load(Ordering::SeqCst) {
+                return Ok(Flow::Halted);
+            }
+            if paused {
+                return Ok(Flow::Waiting("paused by an operator".to_owned()));
+            }
+            let started = match current {
+                Some(StepState::Succeeded) => continue,
+                Some(StepState::Failed { error, seq }) => {
+                    if promotions.iter().any(|p| *p > seq) {
+                        None // an operator resumed after the failure: run it again
+                    } else {
+                        self.halt.store(true, Ordering::SeqCst);
+                        return Ok(Flow::Failed(format!("{}: {error}", step.component)));
+                    }
+                }
+                Some(StepState::Started { at, seq }) => Some((at, seq)),
+                None => None,
+            };
+            let skippable = matches!(
+                instruction,
+                RolloutStep::Pause(_) | RolloutStep::Analyze { .. }
+            );
+            let promoted_since =
+                started.is_some_and(|(_, seq)| promotions.iter().any(|p| *p > seq));
+            let started_at = match started {
+                Some((at, _)) => at,
+                None => {
+                    self.append(Event::StepStarted {
+                        key: key.clone(),
+                        step: instruction.clone(),
+                    })
+                    .await?;
+                    self.inner.clock.now()
+                }
+            };
+            let end = if skippable && (promote_full || promoted_since) {
+                Ok(StepEnd::Done)
+            } else {
+                self.renew_locks().await?;
+                let span = tracing::info_span!("step", key = %key, step = %instruction.label());
+                self.execute(&key, instruction, started_at, true)
+                    .instrument(span)
+                    .await
+            };
+            match end {
+                Ok(StepEnd::Done) => {
+                    let fired = self.check_after_step(env, &step.component).await?;
+                    self.append(Event::StepSucceeded { key }).await?;
+                    if let Some(reason) = fired {
+                        self.halt.store(true, Ordering::SeqCst);
+                        return Ok(Flow::Failed(reason));
+                    }
+                }
+                Ok(StepEnd::Waiting(reason)) => return Ok(Flow::Waiting(reason)),
+                Ok(StepEnd::Aborted) => return Ok(Flow::Aborted),
+                Err(e) if matches!(e, Error::StaleFence { .. }) => return Err(e),
+                Err(e) => {
+                    let error = e.to_string();
+                    self.append(Event::StepFailed {
+                        key,
+                        error: error.clone(),
+                    })
+                    .await?;
+                    self.halt.store(true, Ordering::SeqCst);
+                    return Ok(Flow::Failed(format!("{}: {error}", step.component)));
+                }
+            }
+        }
+        Ok(Flow::Done)
+    }
+
+    fn component_failed(&self, component: &ComponentId, reason: String) -> Result<Flow> {
+        self.halt.store(true, Ordering::SeqCst);
+        Ok(Flow::Failed(format!("{component}: {reason}")))
+    }
+
+    /// Rollback triggers after a step; `Some(reason)` when one fired and must act.
+    async fn check_after_step(
+        &self,
+        env: &EnvironmentName,
+        component: &ComponentId,
+    ) -> Result<Option<String>> {
+        let Some(policy) = &self.release.rollback else {
+            return Ok(None);
+        };
+        if self.triggers_acknowledged(env).await {
+            return Ok(None);
+        }
+        let records = self.records().await;
+        let fired = {
+            let mut failures = std::mem::take(
+                &mut *self
+                    .probe_failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            let fired = check_triggers(
+                &self.inner,
+                &self.platform,
+                &policy.triggers,
+                env,
+                std::slice::from_ref(component),
+                &records,
+                &mut failures,
+            )
+            .await;
+            *self
+                .probe_failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = failures;
+            fired
+        };
+        match fired {
+            Some((component, trigger, observed)) => {
+                self.append(Event::TriggerFired {
+                    environment: env.clone(),
+                    component,
+                    trigger: trigger.clone(),
+                    observed: observed.clone(),
+                })
+                .await?;
+                Ok(Some(format!("{trigger}: {observed}")))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// An operator resumed after the last trigger of this stage: accept the risk.
+    async fn triggers_acknowledged(&self, env: &EnvironmentName) -> bool {
+        self.state(|s| {
+            let last = s.stage(env).last_trigger_seq;
+            last > 0 && s.promotions.iter().any(|p| *p > last)
+        })
+        .await
+    }
+
+    async fn execute(
+        &self,
+        key: &StepKey,
+        step: &RolloutStep,
+        started_at: DateTime<Utc>,
+        probe: bool,
+    ) -> Result<StepEnd> {
+        let env = &key.environment;
+        let component = &key.component;
+        match step {
+            RolloutStep::Apply(spec) => {
+                self.apply(spec, probe).await?;
+                Ok(StepEnd::Done)
+            }
+            RolloutStep::SetWeights(weights) => {
+                if let Some(router) = &self.inner.router {
+                    let route = Route::new(component.clone(), env.clone());
+                    self.retrying(|| router.set_weights(&route, weights))
+                        .await?;
+                }
+                Ok(StepEnd::Done)
+            }
+            RolloutStep::Pause(Pause::For(duration)) => {
+                let end = started_at
+                    + chrono::Duration::from_std(duration.as_duration())
+                        .unwrap_or(chrono::Duration::MAX);
+                let left = (end - self.inner.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                if self.sleep(left).await? {
+                    Ok(StepEnd::Done)
+                } else {
+                    Ok(StepEnd::Aborted)
+                }
+            }
+            RolloutStep::Pause(Pause::UntilApproved) => Ok(StepEnd::Waiting(format!(
+                "{component} in {env} is paused until an operator promotes it"
+            ))),
+            RolloutStep::Analyze { analysis } => self.analyze(env, component, analysis).await,
+            RolloutStep::Verify => {
+                let target = target_name(&self.inner, &self.platform, env, component)?;
+                let slots = target.observe(component, env).await?;
+                for slot in &slots {
+                    self.probe_slot(component, env, &slot.spec.slot, slot.endpoints.clone())
+                        .await?;
+                }
+                Ok(StepEnd::Done)
+            }
+            RolloutStep::RemoveSlot { slot } => {
+                let target = target_name(&self.inner, &self.platform, env, component)?;
+                self.retrying(|| target.remove(component, env, slot))
+                    .await?;
+                Ok(StepEnd::Done)
+            }
+        }
+    }
+
+    /// Retries retryable plugin errors.
+    async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut tries = 0;
+        loop {
+            match call().await {
+                Err(e) if e.is_retryable() && tries < self.inner.options.retries => {
+                    tries += 1;
+                    tracing::info!(error = %e, tries, "retrying");
+                    self.inner
+                        .clock
+                        .sleep(self.inner.options.poll_interval)
+                        .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Applies a slot spec (secrets resolved just before), waits for convergence within the
+    /// progress deadline, then probes the slot (M5.4).
+    async fn apply(&self, spec: &SlotSpec, probe: bool) -> Result<()> {
+        let target = target_name(
+            &self.inner,
+            &self.platform,
+            &spec.environment,
+            &spec.component,
+        )?;
+        let mut request = ApplyRequest::new(spec.clone());
+        if !spec.config.secret_refs().is_empty() {
+            let provider = self.inner.secrets.as_ref().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the configuration of {} in {} references secrets but the engine has no secret provider; add one with `.secrets(...)`",
+                    spec.component, spec.environment
+                ))
+            })?;
+            let resolved =
+                spec.config
+                    .resolve(provider.as_ref())
+                    .await
+                    .map_err(|e| Error::Plugin {
+                        plugin: "secrets".to_owned(),
+                        retryable: e.is_retryable(),
+                        message: e.to_string(),
+                        source: None,
+                    })?;
+            request = request.with_resolved(resolved);
+        }
+        let deadline = self.inner.options.progress_deadline;
+        let what = format!(
+            "apply of {} {} in {}",
+            spec.component, spec.slot, spec.environment
+        );
+        let applied = tokio::select! {
+            r = self.retrying(|| target.apply(&request)) => r?,
+            () = self.inner.clock.sleep(deadline) => {
+                return Err(Error::Timeout { what, seconds: deadline.as_secs() });
+            }
+        };
+        let started = self.inner.clock.now();
+        let mut status = applied;
+        while !status.converged() {
+            let waited = (self.inner.clock.now() - started)
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            if waited >= deadline {
+                return Err(Error::Deployment {
+                    component: spec.component.clone(),
+                    environment: spec.environment.clone(),
+                    message: format!(
+                        "slot {} has {} of {} replicas ready after the {} s progress deadline",
+                        spec.slot,
+                        status.ready_replicas,
+                        spec.replicas,
+                        deadline.as_secs()
+                    ),
+                });
+            }
+            self.inner
+                .clock
+                .sleep(self.inner.options.poll_interval)
+                .await;
+            let observed = target.observe(&spec.component, &spec.environment).await?;
+            if let Some(s) = observed.into_iter().find(|s| s.spec.slot == spec.slot) {
+                status = s;
+            }
+        }
+        if probe && spec.replicas > 0 {
+            self.probe_slot(
+                &spec.component,
+                &spec.environment,
+                &spec.slot,
+                status.endpoints.clone(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn probe_slot(
+        &self,
+        component: &ComponentId,
+        env: &EnvironmentName,
+        slot: &str,
+        endpoints: Vec<crate::plugin::Endpoint>,
+    ) -> Result<()> {
+        for (name, probe) in &self.inner.probes {
+            let request = ProbeRequest::new(
+                component.clone(),
+                env.clone(),
+                slot.to_owned(),
+                endpoints.clone(),
+            );
+            let outcome = match probe.check(&request).await {
+                Ok(o) => o,
+                Err(e) => crate::plugin::ProbeOutcome::unhealthy(e.to_string()),
+            };
+            self.append(Event::ProbeChecked {
+                environment: env.clone(),
+                component: component.clone(),
+                slot: slot.to_owned(),
+                probe: name.clone(),
+                outcome: outcome.clone(),
+            })
+            .await?;
+            if !outcome.healthy {
+                return Err(Error::Deployment {
+                    component: component.clone(),
+                    environment: env.clone(),
+                    message: format!("probe {name} on slot {slot} failed: {}", outcome.message),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn analyze(
+        &self,
+        env: &EnvironmentName,
+        component: &ComponentId,
+        analysis: &crate::id::AnalysisName,
+    ) -> Result<StepEnd> {
+        let template = self.platform.analyses.get(analysis).ok_or_else(|| {
+            Error::Invalid(format!(
+                "analysis `{analysis}` is not defined in the platform"
+            ))
+        })?;
+        let source = self.inner.metrics.get(&template.metric.source);
+        let count = template.count.unwrap_or(1).max(1);
+        let mut measurements = Vec::new();
+        for i in 0..count {
+            let scope = MetricScope {
+                component: component.clone(),
+                environment: env.clone(),
+                slot: None,
+            };
+            let m = measure(
+                source,
+                &template.metric.query,
+                scope,
+                self.inner.clock.now(),
+            )
+            .await;
+            measurements.push(m);
+            let so_far = evaluate_measurements(template, &measurements);
+            if matches!(
+                so_far,
+                AnalysisOutcome::Failed | AnalysisOutcome::Error | AnalysisOutcome::Inconclusive
+            ) {
+                break;
+            }
+            if i + 1 < count && !self.sleep(template.interval.as_duration()).await? {
+                return Ok(StepEnd::Aborted);
+            }
+        }
+        let outcome = evaluate_measurements(template, &measurements);
+        self.append(Event::AnalysisCompleted {
+            environment: env.clone(),
+            component: component.clone(),
+            analysis: analysis.clone(),
+            outcome,
+            measurements: measurements.iter().map(Measurement::value).collect(),
+        })
+        .await?;
+        match outcome {
+            AnalysisOutcome::Successful => Ok(StepEnd::Done),
+            AnalysisOutcome::Inconclusive => Ok(StepEnd::Waiting(format!(
+                "analysis {analysis} of {component} in {env} is inconclusive; promote to go on or abort"
+            ))),
+            AnalysisOutcome::Failed | AnalysisOutcome::Error => Err(Error::Deployment {
+                component: component.clone(),
+                environment: env.clone(),
+                message: format!(
+                    "analysis {analysis} {}: measurements {:?}",
+                    if outcome == AnalysisOutcome::Failed {
+                        "failed"
+                    } else {
+                        "could not query its source"
+                    },
+                    measurements
+                        .iter()
+                        .map(Measurement::value)
+                        .collect::<Vec<_>>()
+                ),
+            }),
+        }
+    }
+
+    /// The watch window after a stage's rollouts (M8.1); `Some` when the release stops.
+    async fn watch(&self, index: usize, attempt: u32) -> Result<Option<RunOutcome>> {
+        let Some(policy) = self.release.rollback.clone() else {
+            return Ok(None);
+        };
+        if policy.watch_window.is_zero() || policy.triggers.is_empty() {
+            return Ok(None);
+        }
+        let stage = &self.plan.stages[index];
+        let env = &stage.environment;
+        let st = self.state(|s| s.stage(env)).await;
+        if st.watch_completed {
+            return Ok(None);
+        }
+        let until = match st.watch_until {
+            Some(until) => until,
+            None => {
+                let window = chrono::Duration::from_std(policy.watch_window.as_duration())
+                    .unwrap_or(chrono::Duration::MAX);
+                let until = self.inner.clock.now() + window;
+                self.append(Event::WatchStarted {
+                    environment: env.clone(),
+                    until,
+                })
+                .await?;
+                until
+            }
+        };
+        let components: Vec<ComponentId> = stage.steps().map(|s| s.component.clone()).collect();
+        loop {
+            self.refresh().await?;
+            if self.state(|s| s.abort_requested).await {
+                return self
+                    .rollback(index, attempt, "aborted by an operator".to_owned(), true)
+                    .await
+                    .map(Some);
+            }
+            if !self.triggers_acknowledged(env).await {
+                let records = self.records().await;
+                let mut failures = std::mem::take(
+                    &mut *self
+                        .probe_failures
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+                let fired = check_triggers(
+                    &self.inner,
+                    &self.platform,
+                    &policy.triggers,
+                    env,
+                    &components,
+                    &records,
+                    &mut failures,
+                )
+                .await;
+                *self
+                    .probe_failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = failures;
+                if let Some((component, trigger, observed)) = fired {
+                    self.append(Event::TriggerFired {
+                        environment: env.clone(),
+                        component,
+                        trigger: trigger.clone(),
+                        observed: observed.clone(),
+                    })
+                    .await?;
+                    return self
+                        .on_failure(index, attempt, format!("{trigger}: {observed}"))
+                        .await
+                        .map(Some);
+                }
+            }
+            let now = self.inner.clock.now();
+            if now >= until {
+                break;
+            }
+            let left = (until - now).to_std().unwrap_or(Duration::ZERO);
+            let interval = self.inner.options.poll_interval.max(Duration::from_secs(1));
+            if !self.sleep(left.min(interval)).await? {
+                continue; // abort noticed: handled at the top of the loop
+            }
+        }
+        self.append(Event::WatchCompleted {
+            environment: env.clone(),
+        })
+        .await?;
+        Ok(None)
+    }
+
+    /// A failure or trigger: roll back, or pause for an operator under a manual policy.
+    async fn on_failure(&self, index: usize, attempt: u32, reason: String) -> Result<RunOutcome> {
+        let automatic = self.release.rollback.as_ref().is_none_or(|p| p.automatic);
+        if automatic {
+            self.rollback(index, attempt, reason, false).await
+        } else {
+            let env = self.plan.stages[index].environment.clone();
+            self.wait(
+                Some(&env),
+                format!("{reason}; the rollback policy is manual: abort to roll back, or resume to go on"),
+            )
+            .await
+        }
+    }
+
+    /// Rolls a stage back to what its rollback plan captured, in reverse plan order.
+    async fn rollback(
+        &self,
+        index: usize,
+        attempt: u32,
+        reason: String,
+        aborted: bool,
+    ) -> Result<RunOutcome> {
+        let stage = &self.plan.stages[index];
+        let env = &stage.environment;
+        let span = tracing::warn_span!("rollback", environment = %env);
+        async {
+            let st = self.state(|s| s.stage(env)).await;
+            if st.rollback_started.is_none() {
+                self.append(Event::RollbackStarted {
+                    environment: env.clone(),
+                    reason: reason.clone(),
+                })
+                .await?;
+            }
+            let touched = self.state(|s| s.touched(env, attempt)).await;
+            let entries = self.state(|s| s.stage(env).rollback_plan.unwrap_or_default()).await;
+            for entry in entries.iter().filter(|e| touched.contains(e.component.as_str())) {
+                let Some(step) = stage.steps().find(|s| s.component == entry.component) else {
+                    continue;
+                };
+                let spec = self.rollout_spec(env, step).await?;
+                let Some(strategy) = self.inner.strategies.get(step.strategy.as_str()) else {
+                    continue;
+                };
+                for (i, instruction) in strategy.rollback_steps(&spec).iter().enumerate() {
+                    let key = Self::key(env, attempt, &entry.component, Program::Rollback, i);
+                    let current = self.state(|s| s.steps.get(&key).cloned()).await;
+                    let started_at = match current {
+                        Some(StepState::Succeeded) => continue,
+                        Some(StepState::Started { at, .. }) => at,
+                        _ => {
+                            self.append(Event::StepStarted {
+                                key: key.clone(),
+                                step: instruction.clone(),
+                            })
+                            .await?;
+                            self.inner.clock.now()
+                        }
+                    };
+                    match self.execute(&key, instruction, started_at, false).await {
+                        Ok(_) => {
+                            self.append(Event::StepSucceeded { key }).await?;
+                        }
+                        Err(e) => {
+                            self.append(Event::StepFailed {
+                                key: key.clone(),
+                                error: e.to_string(),
+                            })
+                            .await?;
+                            return Err(Error::Deployment {
+                                component: entry.component.clone(),
+                                environment: env.clone(),
+                                message: format!(
+                                    "rollback step {key} failed: {e}; fix the target and resume to finish the rollback"
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            self.append(Event::RollbackCompleted {
+                environment: env.clone(),
+            })
+            .await?;
+            let outcome = if aborted {
+                Outcome::Aborted {
+                    environment: Some(env.clone()),
+                }
+            } else {
+                Outcome::RolledBack {
+                    environment: env.clone(),
+                    reason,
+                }
+            };
+            self.finish(outcome).await
+        }
+        .instrument(span)
+        .await
+    }
+}
