@@ -1,4 +1,5 @@
-//! Every file under `tests/fixtures/invalid/` is a manifest with one deliberate mistake.
+//! Every file under `tests/fixtures/invalid/` and `examples/manifests/broken/` is a manifest
+//! with one deliberate mistake.
 //! Its first line says what must be reported: `# expect: Variant @ line:column`.
 //! The test asserts the error variant, that the message names `file:line:column`, and —
 //! by running at all — that no input panics.
@@ -6,6 +7,7 @@
 use std::path::Path;
 
 use release_core::manifest::{ManifestError, ManifestSet};
+use release_core::validate::{ValidateOptions, validate_set};
 
 fn manifest_variant(e: &ManifestError) -> &'static str {
     match e {
@@ -28,19 +30,35 @@ fn report(path: &Path) -> Vec<(String, String)> {
             .iter()
             .map(|e| (manifest_variant(e).to_owned(), e.to_string()))
             .collect(),
-        Ok(_set) => Vec::new(),
+        Ok(set) => match validate_set(&set, &ValidateOptions::default()) {
+            Ok(()) => Vec::new(),
+            Err(violations) => violations
+                .iter()
+                .map(|v| {
+                    let debug = format!("{:?}", v.kind);
+                    let variant = debug
+                        .split(|c: char| !c.is_alphanumeric())
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    (variant, v.to_string())
+                })
+                .collect(),
+        },
     }
 }
 
 #[test]
 fn every_invalid_fixture_reports_its_error_at_its_location() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Our own fixtures, and the broken examples shipped for users (one per violation class).
+    let mut files: Vec<_> = ["tests/fixtures/invalid", "../examples/manifests/broken"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 30, "only {} fixtures", files.len());
+    assert!(files.len() >= 40, "only {} fixtures", files.len());
     let mut failures = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();

@@ -148,6 +148,12 @@ pub enum ViolationKind {
         /// The later phase listing it again.
         second: PhaseName,
     },
+    /// Components depend on each other in a cycle, so no order can deploy them.
+    #[error("components depend on each other in a cycle: {}", path.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" → "))]
+    DependencyCycle {
+        /// The cycle, first component repeated at the end.
+        path: Vec<ComponentId>,
+    },
     /// Environments exist but the lifecycle has no phase.
     #[error("the lifecycle has no phase although environments {} exist", list(.environments))]
     EmptyLifecycle {
@@ -491,6 +497,11 @@ impl ViolationKind {
             K::EnvironmentInSeveralPhases { environment, second, .. } => {
                 format!("remove `{environment}` from phase `{second}`; an environment belongs to one phase")
             }
+            K::DependencyCycle { path } => format!(
+                "remove one of the dependencies of the cycle, e.g. `{}` from the `depends_on` of `{}`",
+                path.get(1).map_or("", |c| c.as_str()),
+                path.first().map_or("", |c| c.as_str())
+            ),
             K::EmptyLifecycle { .. } => {
                 "add lifecycle phases that list the environments in promotion order".to_owned()
             }

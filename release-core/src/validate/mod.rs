@@ -346,11 +346,25 @@ pub fn validate_set(set: &ManifestSet, options: &ValidateOptions) -> Result<(), 
             );
         }
         match set.platform_for(&r.value) {
-            Some(p) => out.extend(
-                validate_release(&p.value, &r.value, options)
-                    .into_iter()
-                    .map(|v| v.locate(&r.source)),
-            ),
+            Some(p) => {
+                // Without an estimate, the planner's estimated duration fills a missing
+                // schedule end (a platform with a cycle is reported on its own).
+                let mut options = options.clone();
+                if options.estimated_duration.is_none() {
+                    options.estimated_duration = crate::plan::plan_release(
+                        &p.value,
+                        &r.value,
+                        &crate::plan::PlanOptions::default(),
+                    )
+                    .ok()
+                    .map(|plan| plan.estimated_duration.as_duration());
+                }
+                out.extend(
+                    validate_release(&p.value, &r.value, &options)
+                        .into_iter()
+                        .map(|v| v.locate(&r.source)),
+                )
+            }
             None => out.push(
                 Violation::new(
                     ViolationKind::UnknownPlatform {

@@ -33,9 +33,51 @@ pub(super) fn validate(platform: &Platform) -> Vec<Violation> {
         violations: Vec::new(),
     };
     structure(platform, &mut out);
+    cycles(platform, &mut out);
     analyses(platform, &mut out);
     shared_resources(platform, &mut out);
     out.violations
+}
+
+/// A dependency cycle, reported at the first component's `depends_on` (the planner would
+/// refuse the platform; reporting it here lists it with every other violation).
+fn cycles(p: &Platform, out: &mut Out<'_>) {
+    let mut index: BTreeMap<&ComponentId, u32> = BTreeMap::new();
+    for c in &p.components {
+        let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
+        index.entry(&c.id).or_insert(next);
+    }
+    let ids: Vec<&ComponentId> = {
+        let mut by_index: Vec<(u32, &ComponentId)> =
+            index.iter().map(|(id, i)| (*i, *id)).collect();
+        by_index.sort();
+        by_index.into_iter().map(|(_, id)| id).collect()
+    };
+    let edges: Vec<(u32, u32)> = p
+        .components
+        .iter()
+        .flat_map(|c| {
+            let from = index[&c.id];
+            c.depends_on
+                .iter()
+                .filter_map(|d| index.get(d))
+                .map(move |to| (from, *to))
+        })
+        .collect();
+    let Ok(graph) = crate::plan::DependencyGraph::from_edges(ids.len(), &edges) else {
+        return;
+    };
+    if let Some(path) = graph.find_cycle() {
+        let path: Vec<ComponentId> = path.iter().map(|i| ids[*i as usize].clone()).collect();
+        let first = path.first().cloned();
+        let at = first
+            .and_then(|f| p.components.iter().position(|c| c.id == f))
+            .map_or_else(
+                || "/components".to_owned(),
+                |i| format!("/components/{i}/depends_on"),
+            );
+        out.push(K::DependencyCycle { path }, at);
+    }
 }
 
 fn structure(p: &Platform, out: &mut Out<'_>) {

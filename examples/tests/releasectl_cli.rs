@@ -1,0 +1,147 @@
+//! releasectl's commands and exit codes (M5.2), run as a CI job would run them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// `cargo test` builds the examples next to the test binaries' directory.
+fn releasectl() -> Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = dir
+        .join("examples")
+        .join(format!("releasectl{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built; run `cargo test` from the workspace",
+        path.display()
+    );
+    let mut cmd = Command::new(path);
+    cmd.current_dir(root());
+    cmd
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = releasectl().args(args).output().expect("runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_accepts_the_shop_with_exit_0() {
+    let (code, out, _) = run(&["validate", "examples/manifests/shop.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("valid: 1 platform(s), 1 release(s)"), "{out}");
+    let (code, out, _) = run(&[
+        "validate",
+        "examples/manifests/toml/shop-platform.toml",
+        "examples/manifests/toml/shop-release.toml",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true);
+}
+
+#[test]
+fn validate_rejects_with_exit_2_and_every_violation_on_stderr() {
+    let (code, _, err) = run(&[
+        "validate",
+        "examples/manifests/broken/m1.1-unapproved-change.yaml",
+    ]);
+    assert_eq!(code, 2);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("is `submitted`, not approved"))
+        .collect();
+    assert_eq!(lines.len(), 2, "both changes are reported: {err}");
+    assert!(
+        lines[0].starts_with("examples/manifests/broken/m1.1-unapproved-change.yaml:"),
+        "{err}"
+    );
+    assert!(err.contains("2 problems found"), "{err}");
+
+    let (code, out, _) = run(&[
+        "validate",
+        "examples/manifests/broken/syntax-error.yaml",
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["errors"][0].as_str().unwrap().contains("syntax error"));
+}
+
+#[test]
+fn plan_prints_text_and_byte_identical_json() {
+    let (code, out, _) = run(&["plan", "examples/manifests/shop.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Critical path"), "{out}");
+    assert!(out.contains("Stage 3/3: production"), "{out}");
+    let (_, a, _) = run(&["plan", "examples/manifests/shop.yaml", "--json"]);
+    let (_, b, _) = run(&["plan", "examples/manifests/shop.yaml", "--json"]);
+    assert_eq!(a, b);
+    let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(v["stages"].as_array().unwrap().len(), 3);
+    let (code, out, _) = run(&[
+        "plan",
+        "examples/manifests/shop.yaml",
+        "--env",
+        "staging",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stages"][0]["environment"], "staging");
+}
+
+#[test]
+fn plan_of_an_unknown_environment_is_invalid_input() {
+    let (code, _, err) = run(&["plan", "examples/manifests/shop.yaml", "--env", "qa"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("qa"), "{err}");
+}
+
+#[test]
+fn schema_is_json_schema() {
+    let (code, out, _) = run(&["schema"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["$schema"].as_str().unwrap().contains("json-schema.org"));
+    assert!(out.contains("release_manager"));
+}
+
+#[test]
+fn conflicts_exit_3_when_found_and_0_when_not() {
+    let (code, out, _) = run(&["conflicts", "examples/manifests/shop.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run(&[
+        "conflicts",
+        "examples/manifests/shop.yaml",
+        "examples/manifests/conflicting.yaml",
+        "--json",
+    ]);
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["conflicts"], 4, "{out}");
+}
+
+#[test]
+fn a_missing_file_is_invalid_input() {
+    let (code, _, err) = run(&["validate", "examples/manifests/nope.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nope.yaml"), "{err}");
+}
