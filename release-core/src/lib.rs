@@ -16,3 +16,8 @@ pub mod plugin;
 pub mod validate;
 
 pub use error::{BoxError, Error, ErrorKind, Result};
+
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadme;
