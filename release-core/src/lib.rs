@@ -10,6 +10,7 @@ mod error;
 pub mod id;
 pub mod ledger;
 pub mod manifest;
+pub mod memory;
 pub mod model;
 pub mod plan;
 pub mod plugin;

@@ -1,0 +1,438 @@
+//! The in-memory deployment target.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+use crate::id::{ComponentId, EnvironmentName};
+use crate::plugin::{
+    ApplyRequest, DeploymentTarget, Endpoint, SlotName, SlotSpec, SlotStatus, TargetCapabilities,
+};
+
+use super::lock;
+
+const PLUGIN: &str = "memory-target";
+
+/// How quickly applied slots become ready.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Convergence {
+    /// Every replica is ready as soon as `apply` returns.
+    #[default]
+    Immediate,
+    /// After a state-changing apply, the slot reports 0 ready replicas for this many
+    /// `observe` calls, then all of them.
+    AfterObserves(u32),
+    /// Slots never report a ready replica.
+    Never,
+}
+
+/// A state-changing call the target received, in call order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetChange {
+    /// A slot was created or changed.
+    Apply {
+        /// The spec it now runs.
+        spec: SlotSpec,
+        /// The spec it ran before, if the slot existed.
+        previous: Option<SlotSpec>,
+    },
+    /// A slot was removed.
+    Remove {
+        /// The spec it ran.
+        spec: SlotSpec,
+    },
+}
+
+impl TargetChange {
+    /// The spec applied or removed.
+    pub fn spec(&self) -> &SlotSpec {
+        match self {
+            Self::Apply { spec, .. } | Self::Remove { spec } => spec,
+        }
+    }
+
+    /// True for [`TargetChange::Apply`].
+    pub fn is_apply(&self) -> bool {
+        matches!(self, Self::Apply { .. })
+    }
+}
+
+type SlotKey = (EnvironmentName, ComponentId, SlotName);
+
+struct Slot {
+    spec: SlotSpec,
+    /// Observes left before the slot reports ready (for [`Convergence::AfterObserves`]).
+    pending_observes: u32,
+}
+
+#[derive(Default)]
+struct State {
+    slots: BTreeMap<SlotKey, Slot>,
+    history: Vec<TargetChange>,
+    noop_applies: Vec<SlotSpec>,
+}
+
+/// A [`DeploymentTarget`] in memory: slots keyed by (environment, component, slot).
+///
+/// `apply` is idempotent (an identical spec changes nothing and is recorded in
+/// [`InMemoryTarget::noop_applies`], not in [`InMemoryTarget::history`]), slots converge
+/// immediately unless [`InMemoryTarget::with_convergence`] says otherwise, and each slot
+/// serves on `mem://<env>/<component>/<slot>`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use release_core::memory::InMemoryTarget;
+/// use release_core::plugin::{ApplyRequest, DeploymentTarget, SlotSpec};
+///
+/// let target = InMemoryTarget::new();
+/// let spec = SlotSpec::new("web", "staging", "stable", semver::Version::new(1, 2, 0), 3);
+/// let status = target.apply(&ApplyRequest::new(spec.clone())).await.unwrap();
+/// assert_eq!(status.ready_replicas, 3);
+/// target.apply(&ApplyRequest::new(spec)).await.unwrap(); // a no-op
+/// assert_eq!(target.history().len(), 1);
+/// # });
+/// ```
+pub struct InMemoryTarget {
+    capabilities: TargetCapabilities,
+    convergence: Convergence,
+    state: Mutex<State>,
+}
+
+impl Default for InMemoryTarget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for InMemoryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryTarget")
+            .field("capabilities", &self.capabilities)
+            .field("convergence", &self.convergence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InMemoryTarget {
+    /// An empty target with every capability that converges immediately.
+    pub fn new() -> Self {
+        Self {
+            capabilities: TargetCapabilities::all(),
+            convergence: Convergence::Immediate,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Declares (and enforces) other capabilities: without `multiple_slots` a second slot of
+    /// a component is refused, without `remove` removing is refused, without `scale` more
+    /// than one replica is refused, without `endpoints` none are reported.
+    pub fn with_capabilities(mut self, capabilities: TargetCapabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Sets how quickly applied slots become ready.
+    pub fn with_convergence(mut self, convergence: Convergence) -> Self {
+        self.convergence = convergence;
+        self
+    }
+
+    /// Every state-changing apply and remove, in call order.
+    pub fn history(&self) -> Vec<TargetChange> {
+        lock(&self.state).history.clone()
+    }
+
+    /// Applies that changed nothing because the slot already ran the identical spec.
+    pub fn noop_applies(&self) -> Vec<SlotSpec> {
+        lock(&self.state).noop_applies.clone()
+    }
+
+    /// The slots of a component in an environment, sorted by slot name, as `observe` would
+    /// report them (without counting as an observe).
+    pub fn running(&self, environment: &str, component: &str) -> Vec<SlotStatus> {
+        let state = lock(&self.state);
+        state
+            .slots
+            .iter()
+            .filter(|((e, c, _), _)| e.as_str() == environment && c.as_str() == component)
+            .map(|(_, slot)| self.status(slot))
+            .collect()
+    }
+
+    /// The versions each component runs in an environment (slots with at least one replica),
+    /// for asserting that no component is left on mixed versions.
+    pub fn versions(&self, environment: &str) -> BTreeMap<ComponentId, BTreeSet<semver::Version>> {
+        let state = lock(&self.state);
+        let mut out: BTreeMap<ComponentId, BTreeSet<semver::Version>> = BTreeMap::new();
+        for ((e, c, _), slot) in &state.slots {
+            if e.as_str() == environment && slot.spec.replicas > 0 {
+                out.entry(c.clone())
+                    .or_default()
+                    .insert(slot.spec.version.clone());
+            }
+        }
+        out
+    }
+
+    fn status(&self, slot: &Slot) -> SlotStatus {
+        let ready = match self.convergence {
+            Convergence::Never => 0,
+            _ if slot.pending_observes > 0 => 0,
+            _ => slot.spec.replicas,
+        };
+        let mut status = SlotStatus::new(slot.spec.clone(), ready);
+        if self.capabilities.endpoints {
+            status = status.with_endpoints(vec![endpoint(&slot.spec)]);
+        }
+        status
+    }
+
+    fn check_capabilities(&self, state: &State, spec: &SlotSpec) -> Result<()> {
+        if !self.capabilities.scale && spec.replicas > 1 {
+            return Err(Error::permanent(
+                PLUGIN,
+                format!(
+                    "slot {} of {} in {} asks for {} replicas but this target cannot scale; ask for 0 or 1",
+                    spec.slot, spec.component, spec.environment, spec.replicas
+                ),
+            ));
+        }
+        if !self.capabilities.multiple_slots {
+            let other = state.slots.keys().find(|(e, c, s)| {
+                *e == spec.environment && *c == spec.component && *s != spec.slot
+            });
+            if let Some((_, _, other)) = other {
+                return Err(Error::permanent(
+                    PLUGIN,
+                    format!(
+                        "{} in {} already runs slot {other}; this target holds one slot per component, remove it before applying slot {}",
+                        spec.component, spec.environment, spec.slot
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The endpoint of a slot: `mem://<env>/<component>/<slot>`.
+fn endpoint(spec: &SlotSpec) -> Endpoint {
+    Endpoint {
+        url: format!(
+            "mem://{}/{}/{}",
+            spec.environment, spec.component, spec.slot
+        ),
+    }
+}
+
+#[async_trait]
+impl DeploymentTarget for InMemoryTarget {
+    fn capabilities(&self) -> TargetCapabilities {
+        self.capabilities
+    }
+
+    async fn apply(&self, request: &ApplyRequest) -> Result<SlotStatus> {
+        let spec = &request.spec;
+        let key = (
+            spec.environment.clone(),
+            spec.component.clone(),
+            spec.slot.clone(),
+        );
+        let mut state = lock(&self.state);
+        if let Some(slot) = state.slots.get(&key)
+            && slot.spec == *spec
+        {
+            let status = self.status(slot);
+            state.noop_applies.push(spec.clone());
+            return Ok(status);
+        }
+        self.check_capabilities(&state, spec)?;
+        let pending_observes = match self.convergence {
+            Convergence::AfterObserves(n) => n,
+            _ => 0,
+        };
+        let slot = Slot {
+            spec: spec.clone(),
+            pending_observes,
+        };
+        let status = self.status(&slot);
+        let previous = state.slots.insert(key, slot).map(|s| s.spec);
+        state.history.push(TargetChange::Apply {
+            spec: spec.clone(),
+            previous,
+        });
+        Ok(status)
+    }
+
+    async fn observe(
+        &self,
+        component: &ComponentId,
+        environment: &EnvironmentName,
+    ) -> Result<Vec<SlotStatus>> {
+        let mut state = lock(&self.state);
+        let mut out = Vec::new();
+        for ((e, c, _), slot) in state.slots.iter_mut() {
+            if e == environment && c == component {
+                out.push(self.status(slot));
+                slot.pending_observes = slot.pending_observes.saturating_sub(1);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn remove(
+        &self,
+        component: &ComponentId,
+        environment: &EnvironmentName,
+        slot: &str,
+    ) -> Result<()> {
+        if !self.capabilities.remove {
+            return Err(Error::permanent(
+                PLUGIN,
+                format!(
+                    "cannot remove slot {slot} of {component} in {environment}: this target does not remove slots; scale it to 0 replicas instead"
+                ),
+            ));
+        }
+        let mut state = lock(&self.state);
+        let key = (environment.clone(), component.clone(), slot.to_owned());
+        if let Some(removed) = state.slots.remove(&key) {
+            state
+                .history
+                .push(TargetChange::Remove { spec: removed.spec });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use semver::Version;
+
+    fn spec(component: &str, env: &str, slot: &str, version: u64, replicas: u32) -> SlotSpec {
+        SlotSpec::new(component, env, slot, Version::new(version, 0, 0), replicas)
+    }
+
+    async fn apply(t: &InMemoryTarget, s: &SlotSpec) -> Result<SlotStatus> {
+        t.apply(&ApplyRequest::new(s.clone())).await
+    }
+
+    #[tokio::test]
+    async fn apply_is_idempotent_and_recorded_as_noop() {
+        let t = InMemoryTarget::new();
+        let s = spec("web", "prod", "stable", 1, 3);
+        let first = apply(&t, &s).await.unwrap();
+        let second = apply(&t, &s).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.ready_replicas, 3);
+        assert_eq!(
+            first.endpoints,
+            vec![Endpoint {
+                url: "mem://prod/web/stable".into()
+            }]
+        );
+        assert_eq!(
+            t.history(),
+            vec![TargetChange::Apply {
+                spec: s.clone(),
+                previous: None
+            }]
+        );
+        assert_eq!(t.noop_applies(), vec![s]);
+    }
+
+    #[tokio::test]
+    async fn observe_is_sorted_and_versions_show_mixed_state() {
+        let t = InMemoryTarget::new();
+        apply(&t, &spec("web", "prod", "stable", 1, 3))
+            .await
+            .unwrap();
+        apply(&t, &spec("web", "prod", "canary", 2, 1))
+            .await
+            .unwrap();
+        apply(&t, &spec("web", "test", "stable", 3, 1))
+            .await
+            .unwrap();
+        apply(&t, &spec("api", "prod", "stable", 1, 0))
+            .await
+            .unwrap();
+        let slots = t
+            .observe(&"web".into(), &"prod".into())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.spec.slot)
+            .collect::<Vec<_>>();
+        assert_eq!(slots, ["canary", "stable"]);
+        let versions = t.versions("prod");
+        assert_eq!(
+            versions.get("web").unwrap(),
+            &BTreeSet::from([Version::new(1, 0, 0), Version::new(2, 0, 0)])
+        );
+        // Zero replicas run nothing.
+        assert!(!versions.contains_key("api"));
+        assert_eq!(t.running("test", "web").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn remove_records_and_missing_is_ok() {
+        let t = InMemoryTarget::new();
+        let s = spec("web", "prod", "canary", 2, 1);
+        apply(&t, &s).await.unwrap();
+        t.remove(&"web".into(), &"prod".into(), "canary")
+            .await
+            .unwrap();
+        t.remove(&"web".into(), &"prod".into(), "canary")
+            .await
+            .unwrap();
+        assert_eq!(t.history().len(), 2);
+        assert_eq!(t.history()[1], TargetChange::Remove { spec: s });
+        assert!(t.running("prod", "web").is_empty());
+    }
+
+    #[tokio::test]
+    async fn converges_after_observes_when_configured() {
+        let t = InMemoryTarget::new().with_convergence(Convergence::AfterObserves(2));
+        let s = spec("web", "prod", "stable", 1, 2);
+        assert_eq!(apply(&t, &s).await.unwrap().ready_replicas, 0);
+        let (c, e) = (ComponentId::from("web"), EnvironmentName::from("prod"));
+        assert_eq!(t.observe(&c, &e).await.unwrap()[0].ready_replicas, 0);
+        assert_eq!(t.observe(&c, &e).await.unwrap()[0].ready_replicas, 0);
+        assert_eq!(t.observe(&c, &e).await.unwrap()[0].ready_replicas, 2);
+    }
+
+    #[tokio::test]
+    async fn capabilities_are_enforced() {
+        let caps = TargetCapabilities {
+            multiple_slots: false,
+            remove: false,
+            endpoints: false,
+            scale: false,
+        };
+        let t = InMemoryTarget::new().with_capabilities(caps);
+        assert_eq!(t.capabilities(), caps);
+        let status = apply(&t, &spec("web", "prod", "stable", 1, 1))
+            .await
+            .unwrap();
+        assert!(status.endpoints.is_empty());
+        let err = apply(&t, &spec("web", "prod", "canary", 2, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("one slot per component"), "{err}");
+        let err = apply(&t, &spec("web", "prod", "stable", 1, 3))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot scale"), "{err}");
+        assert!(
+            t.remove(&"web".into(), &"prod".into(), "stable")
+                .await
+                .is_err()
+        );
+        assert_eq!(t.history().len(), 1);
+    }
+}
