@@ -551,8 +551,54 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Hash maps and sets keyed by ids on the planner's hot path.
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+/// Reusable BFS state for many blast-radius queries on one graph: O(n) once, then O(reach)
+/// per query (an epoch stamp instead of clearing a visited set).
+pub(crate) struct Reach {
+    stamp: Vec<u32>,
+    epoch: u32,
+    queue: Vec<u32>,
+}
+
+impl Reach {
+    pub(crate) fn new(graph: &DependencyGraph) -> Self {
+        Self {
+            stamp: vec![0; graph.node_count],
+            epoch: 0,
+            queue: Vec::new(),
+        }
+    }
+
+    /// Same answer as [`DependencyGraph::transitive_dependents`].
+    pub(crate) fn dependents(&mut self, graph: &DependencyGraph, node: u32) -> Vec<u32> {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        self.queue.clear();
+        self.queue.push(node);
+        let mut head = 0;
+        while let Some(&u) = self.queue.get(head) {
+            head += 1;
+            for &w in graph.dependents.row(u) {
+                if let Some(s) = self.stamp.get_mut(w as usize)
+                    && *s != epoch
+                {
+                    *s = epoch;
+                    self.queue.push(w);
+                }
+            }
+        }
+        let mut out: Vec<u32> = self.queue[1..]
+            .iter()
+            .copied()
+            .filter(|&v| v != node)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -622,8 +668,12 @@ mod tests {
 
     #[test]
     fn transitive_dependents_by_bfs() {
-        let g = graph(4, &[(1, 0), (2, 1), (3, 1)]);
+        let g = graph(5, &[(1, 0), (2, 1), (3, 1), (0, 3)]);
         assert_eq!(g.transitive_dependents(0), vec![1, 2, 3]);
-        assert_eq!(g.transitive_dependents(3), Vec::<u32>::new());
+        assert_eq!(g.transitive_dependents(4), Vec::<u32>::new());
+        let mut reach = Reach::new(&g);
+        for v in 0..5 {
+            assert_eq!(reach.dependents(&g, v), g.transitive_dependents(v));
+        }
     }
 }
