@@ -532,10 +532,11 @@ pub fn plan_release(
 
     let graph = DependencyGraph::from_edges(n, &edges).map_err(|e| graph_error(e, &components))?;
     drop(edges);
-    let order = graph
-        .topological_order()
+    let (order, level) = graph
+        .order_and_levels(Some(&shipped))
         .map_err(|e| graph_error(e, &components))?;
-    let mut waves = graph.waves_in_order(&order, Some(&shipped));
+    let mut waves = DependencyGraph::group_levels(&level, Some(&shipped));
+    drop(level);
     if let Some(cap) = cap {
         waves = waves.split(cap);
     }
