@@ -165,26 +165,42 @@ impl DependencyGraph {
     /// A topological order (dependencies first) by Kahn's algorithm, or the cycle that
     /// prevents one.
     pub fn topological_order(&self) -> Result<Vec<u32>, GraphError> {
+        self.order_and_levels(None).map(|(order, _)| order)
+    }
+
+    /// Kahn's algorithm, computing each node's level in the same pass: `level[v]` is the
+    /// number of shipped nodes on the longest chain strictly below `v` (every node counts
+    /// when `shipped` is `None`). `shipped`, when given, has one entry per node.
+    pub(crate) fn order_and_levels(
+        &self,
+        shipped: Option<&[bool]>,
+    ) -> Result<(Vec<u32>, Vec<u32>), GraphError> {
         let n = self.node_count;
-        let mut pending: Vec<u32> = (0..n as u32)
-            .map(|v| self.dependencies.row(v).len() as u32)
+        let mut pending: Vec<u32> = self
+            .dependencies
+            .offsets
+            .windows(2)
+            .map(|w| w[1] - w[0])
             .collect();
+        let mut level = vec![0u32; n];
         let mut order: Vec<u32> = Vec::with_capacity(n);
         order.extend((0..n as u32).filter(|&v| pending[v as usize] == 0));
         // `order` doubles as the FIFO queue: everything before `head` is processed.
         let mut head = 0;
         while let Some(&u) = order.get(head) {
             head += 1;
+            let above = level[u as usize] + u32::from(shipped.is_none_or(|s| s[u as usize]));
             for &w in self.dependents.row(u) {
-                let p = &mut pending[w as usize];
-                *p -= 1;
-                if *p == 0 {
+                let wi = w as usize;
+                level[wi] = level[wi].max(above);
+                pending[wi] -= 1;
+                if pending[wi] == 0 {
                     order.push(w);
                 }
             }
         }
         if order.len() == n {
-            Ok(order)
+            Ok((order, level))
         } else {
             let mut done = vec![false; n];
             for &v in &order {
@@ -199,45 +215,34 @@ impl DependencyGraph {
     /// Waves when every node is deployed: wave `k` holds the nodes whose longest dependency
     /// chain has `k` edges; nodes within a wave are in ascending index order.
     pub fn waves(&self) -> Result<Waves, GraphError> {
-        let order = self.topological_order()?;
-        Ok(self.waves_in_order(&order, None))
+        let (_, level) = self.order_and_levels(None)?;
+        Ok(Self::group_levels(&level, None))
     }
 
     /// Waves of the nodes with `shipped[v] == true`, ordered transitively through the others:
     /// a shipped node goes after every shipped node it reaches, whatever lies between.
     pub fn waves_of(&self, shipped: &[bool]) -> Result<Waves, GraphError> {
         self.check_len(shipped.len())?;
-        let order = self.topological_order()?;
-        Ok(self.waves_in_order(&order, Some(shipped)))
+        let (_, level) = self.order_and_levels(Some(shipped))?;
+        Ok(Self::group_levels(&level, Some(shipped)))
     }
 
-    /// Waves from a topological `order`; `shipped` has one entry per node when given.
-    pub(crate) fn waves_in_order(&self, order: &[u32], shipped: Option<&[bool]>) -> Waves {
-        let n = self.node_count;
-        let is_shipped = |v: u32| shipped.is_none_or(|s| s[v as usize]);
-        // level[v] = shipped nodes on the longest chain strictly below v.
-        let mut level = vec![0u32; n];
-        for &v in order {
-            let mut lv = 0;
-            for &u in self.dependencies.row(v) {
-                let candidate = level[u as usize] + u32::from(is_shipped(u));
-                lv = lv.max(candidate);
-            }
-            level[v as usize] = lv;
-        }
+    /// Groups (shipped) nodes by level with a counting sort; scanning nodes upwards keeps
+    /// each wave in index order.
+    pub(crate) fn group_levels(level: &[u32], shipped: Option<&[bool]>) -> Waves {
+        let is_shipped = |v: usize| shipped.is_none_or(|s| s[v]);
         let mut wave_count = 0usize;
         let mut node_count = 0usize;
-        for v in 0..n as u32 {
+        for (v, &l) in level.iter().enumerate() {
             if is_shipped(v) {
-                wave_count = wave_count.max(level[v as usize] as usize + 1);
+                wave_count = wave_count.max(l as usize + 1);
                 node_count += 1;
             }
         }
-        // Counting sort by level; scanning v upwards keeps each wave in index order.
         let mut offsets = vec![0u32; wave_count + 1];
-        for v in 0..n as u32 {
+        for (v, &l) in level.iter().enumerate() {
             if is_shipped(v) {
-                offsets[level[v as usize] as usize + 1] += 1;
+                offsets[l as usize + 1] += 1;
             }
         }
         for i in 0..wave_count {
@@ -245,10 +250,10 @@ impl DependencyGraph {
         }
         let mut fill = offsets.clone();
         let mut nodes = vec![0u32; node_count];
-        for v in 0..n as u32 {
+        for (v, &l) in level.iter().enumerate() {
             if is_shipped(v) {
-                let slot = &mut fill[level[v as usize] as usize];
-                nodes[*slot as usize] = v;
+                let slot = &mut fill[l as usize];
+                nodes[*slot as usize] = v as u32;
                 *slot += 1;
             }
         }
@@ -542,12 +547,63 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply leaves the low bits weak (ids that differ only in their last bytes
+        // would share buckets), so finish with SplitMix64's avalanche.
+        let mut z = self.hash;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 
-/// Hash maps and sets keyed by ids on the planner's hot path.
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+/// Reusable BFS state for many blast-radius queries on one graph: O(n) once, then O(reach)
+/// per query (an epoch stamp instead of clearing a visited set).
+pub(crate) struct Reach {
+    stamp: Vec<u32>,
+    epoch: u32,
+    queue: Vec<u32>,
+}
+
+impl Reach {
+    pub(crate) fn new(graph: &DependencyGraph) -> Self {
+        Self {
+            stamp: vec![0; graph.node_count],
+            epoch: 0,
+            queue: Vec::new(),
+        }
+    }
+
+    /// Same answer as [`DependencyGraph::transitive_dependents`].
+    pub(crate) fn dependents(&mut self, graph: &DependencyGraph, node: u32) -> Vec<u32> {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        self.queue.clear();
+        self.queue.push(node);
+        let mut head = 0;
+        while let Some(&u) = self.queue.get(head) {
+            head += 1;
+            for &w in graph.dependents.row(u) {
+                if let Some(s) = self.stamp.get_mut(w as usize)
+                    && *s != epoch
+                {
+                    *s = epoch;
+                    self.queue.push(w);
+                }
+            }
+        }
+        let mut out: Vec<u32> = self.queue[1..]
+            .iter()
+            .copied()
+            .filter(|&v| v != node)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -617,8 +673,12 @@ mod tests {
 
     #[test]
     fn transitive_dependents_by_bfs() {
-        let g = graph(4, &[(1, 0), (2, 1), (3, 1)]);
+        let g = graph(5, &[(1, 0), (2, 1), (3, 1), (0, 3)]);
         assert_eq!(g.transitive_dependents(0), vec![1, 2, 3]);
-        assert_eq!(g.transitive_dependents(3), Vec::<u32>::new());
+        assert_eq!(g.transitive_dependents(4), Vec::<u32>::new());
+        let mut reach = Reach::new(&g);
+        for v in 0..5 {
+            assert_eq!(reach.dependents(&g, v), g.transitive_dependents(v));
+        }
     }
 }

@@ -35,9 +35,10 @@
 
 mod error;
 mod graph;
+mod index;
 mod render;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
 use crate::model::{
     Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
 };
-use graph::FxBuild;
+use index::IdIndex;
 
 /// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -354,8 +355,11 @@ impl fmt::Debug for Topology {
 
 impl Topology {
     fn blast_radius(&self, node: u32) -> Option<BlastRadius> {
+        self.radius_of(node, self.graph.transitive_dependents(node))
+    }
+
+    fn radius_of(&self, node: u32, reach: Vec<u32>) -> Option<BlastRadius> {
         let component = self.ids.get(node as usize)?.clone();
-        let reach = self.graph.transitive_dependents(node);
         let max_criticality = reach
             .iter()
             .filter_map(|&v| self.criticality.get(v as usize).copied())
@@ -492,15 +496,11 @@ pub fn plan_release(
         });
     }
     let n = components.len();
-    let mut index: HashMap<&str, u32, FxBuild> =
-        HashMap::with_capacity_and_hasher(n, FxBuild::default());
-    for (i, c) in components.iter().enumerate() {
-        index.insert(c.id.as_str(), i as u32);
-    }
+    let index = IdIndex::new(components.iter().map(|c| c.id.as_str()));
     let mut edges: Vec<(u32, u32)> = Vec::with_capacity(n * 3);
     for (i, c) in components.iter().enumerate() {
         for dep in &c.depends_on {
-            let Some(&j) = index.get(dep.as_str()) else {
+            let Some(j) = index.get(dep.as_str()) else {
                 return Err(PlanError::UnknownDependency {
                     component: c.id.clone(),
                     dependency: dep.clone(),
@@ -532,10 +532,11 @@ pub fn plan_release(
 
     let graph = DependencyGraph::from_edges(n, &edges).map_err(|e| graph_error(e, &components))?;
     drop(edges);
-    let order = graph
-        .topological_order()
+    let (order, level) = graph
+        .order_and_levels(Some(&shipped))
         .map_err(|e| graph_error(e, &components))?;
-    let mut waves = graph.waves_in_order(&order, Some(&shipped));
+    let mut waves = DependencyGraph::group_levels(&level, Some(&shipped));
+    drop(level);
     if let Some(cap) = cap {
         waves = waves.split(cap);
     }
@@ -615,8 +616,10 @@ pub fn plan_release(
     };
     let mut blast_radius = BTreeMap::new();
     if options.blast_radius {
+        let mut reach = graph::Reach::new(&topology.graph);
         for (v, _) in shipped.iter().enumerate().filter(|(_, s)| **s) {
-            if let Some(radius) = topology.blast_radius(v as u32) {
+            let dependents = reach.dependents(&topology.graph, v as u32);
+            if let Some(radius) = topology.radius_of(v as u32, dependents) {
                 blast_radius.insert(radius.component.clone(), radius);
             }
         }
