@@ -304,7 +304,7 @@ impl FaultyTarget {
         rules.len() - 1
     }
 
-    /// Removes every rule (counts and the fired log stay readable through [`Self::fired`]).
+    /// Removes every rule and its count; the log of faults that fired is kept.
     pub fn clear(&self) {
         lock(&self.rules).clear();
     }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -390,6 +391,95 @@ pub async fn ledger_conformance(
             base + CONCURRENT_APPENDS as u64
         );
         verify_chain(&stored).map_err(|e| format!("after concurrent appends: {e}"))
+    })
+    .await;
+
+    run.finish()
+}
+
+/// Runs the ledger's parallel checks with spawned tasks (on a multi-threaded runtime they
+/// run on several threads at once), which a `&dyn Ledger` cannot do.
+///
+/// Checks: `parallel_appends` (50 tasks append to one release: a gap-free chain that
+/// verifies), `parallel_acquire` (50 holders race for one lock at the same instant: exactly
+/// one wins, every other gets [`Error::LockHeld`]).
+///
+/// ```
+/// # #[cfg(feature = "testkit")]
+/// # tokio::runtime::Builder::new_multi_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use release_core::ledger::InMemoryLedger;
+/// use release_core::testkit::conformance::ledger_parallel_conformance;
+///
+/// ledger_parallel_conformance(Arc::new(InMemoryLedger::new())).await.unwrap();
+/// # });
+/// ```
+pub async fn ledger_parallel_conformance(
+    ledger: Arc<dyn Ledger>,
+) -> Result<ConformanceReport, ConformanceFailure> {
+    let mut run = Run::new("ledger_parallel");
+
+    run.check("parallel_appends", async {
+        let r = release("parallel");
+        let base = all(ledger.as_ref(), &r).await?.len() as u64;
+        let tasks: Vec<_> = (0..CONCURRENT_APPENDS)
+            .map(|i| {
+                let ledger = ledger.clone();
+                let d = draft(&r, i);
+                tokio::spawn(async move { ledger.append(d, None).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .map_err(|e| format!("an append task panicked: {e}"))?
+                .context("a parallel append")?;
+        }
+        let stored = all(ledger.as_ref(), &r).await?;
+        let seqs: Vec<u64> = stored.iter().map(|r| r.seq).collect();
+        let expected: Vec<u64> = (1..=base + CONCURRENT_APPENDS as u64).collect();
+        ensure!(
+            seqs == expected,
+            "{CONCURRENT_APPENDS} parallel appends left seqs {seqs:?}; expected 1..={}",
+            base + CONCURRENT_APPENDS as u64
+        );
+        verify_chain(&stored).map_err(|e| format!("after parallel appends: {e}"))
+    })
+    .await;
+
+    run.check("parallel_acquire", async {
+        let lock = lock_name("parallel-acquire");
+        let tasks: Vec<_> = (0..CONCURRENT_APPENDS)
+            .map(|i| {
+                let ledger = ledger.clone();
+                let lock = lock.clone();
+                tokio::spawn(async move {
+                    ledger
+                        .acquire(&lock, &format!("holder-{i}"), TTL, at(0))
+                        .await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task
+                .await
+                .map_err(|e| format!("an acquire task panicked: {e}"))?
+            {
+                Ok(lease) => winners.push(lease),
+                Err(e) if e.kind() == ErrorKind::LockHeld => {}
+                Err(e) => return Err(format!("a racing acquire failed with {e}, not LockHeld")),
+            }
+        }
+        ensure!(
+            winners.len() == 1,
+            "{} of {CONCURRENT_APPENDS} racing holders got the lock: {:?}",
+            winners.len(),
+            winners.iter().map(|l| &l.holder).collect::<Vec<_>>()
+        );
+        for lease in &winners {
+            ledger.release(lease).await.context("releasing")?;
+        }
+        Ok(())
     })
     .await;
 

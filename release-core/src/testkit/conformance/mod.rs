@@ -21,7 +21,7 @@ use std::fmt;
 use std::future::Future;
 
 pub use artifact::artifact_store_conformance;
-pub use ledger::ledger_conformance;
+pub use ledger::{ledger_conformance, ledger_parallel_conformance};
 pub use router::router_conformance;
 pub use target::target_conformance;
 
