@@ -512,6 +512,10 @@ mod tests {
         let err = t.apply(&spec("web", "canary", 1)).await.unwrap_err();
         assert!(!err.is_retryable());
         assert_eq!(inner.running("prod", "web").len(), 1);
+        // Resume re-applies the journaled spec: a no-op on the target.
+        t.apply(&spec("web", "canary", 1)).await.unwrap();
+        assert_eq!(inner.history().len(), 1);
+        assert_eq!(inner.noop_applies().len(), 1);
     }
 
     #[tokio::test]

@@ -58,7 +58,10 @@ pub struct CheckFailure {
 }
 
 /// A suite's verdict when at least one check failed: every failure, with its check's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` is its `Display` (one line per failed check), so `.unwrap()` on a suite's
+/// result in a test prints a readable list.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConformanceFailure {
     /// The suite.
@@ -91,6 +94,12 @@ impl fmt::Display for ConformanceFailure {
             writeln!(f, "  - {}: {}", failure.check, failure.message)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for ConformanceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
