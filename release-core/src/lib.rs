@@ -14,6 +14,8 @@ pub mod memory;
 pub mod model;
 pub mod plan;
 pub mod plugin;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod validate;
 
 pub use error::{BoxError, Error, ErrorKind, Result};

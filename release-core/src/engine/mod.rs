@@ -74,6 +74,44 @@ pub struct EngineOptions {
     pub max_parallel: usize,
 }
 
+impl EngineOptions {
+    /// Options with this lock-holder identity.
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
+    /// Sets the lease time-to-live.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Sets the progress deadline.
+    pub fn with_progress_deadline(mut self, deadline: Duration) -> Self {
+        self.progress_deadline = deadline;
+        self
+    }
+
+    /// Sets how often convergence and the watch window are polled.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets how often retryable errors are retried.
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the default parallelism inside a wave.
+    pub fn with_max_parallel(mut self, max_parallel: usize) -> Self {
+        self.max_parallel = max_parallel;
+        self
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
