@@ -117,7 +117,9 @@ impl Rig {
     }
 
     fn engine_with(&self, target: Arc<dyn DeploymentTarget>, ledger: Arc<dyn Ledger>) -> Engine {
-        let options = EngineOptions::default().with_holder("engine-a");
+        let options = EngineOptions::default()
+            .with_holder("engine-a")
+            .with_poll_interval(std::time::Duration::from_secs(30));
         Engine::builder()
             .ledger(ledger)
             .clock(Arc::new(TokioClock::new(start_time())))

@@ -472,6 +472,18 @@ impl Engine {
             .await
     }
 
+    /// Promotes (Argo Rollouts' `promote`): the step paused until approved, or the
+    /// inconclusive analysis, counts as done; then call [`Engine::resume`].
+    pub async fn promote(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.act(release, operator, OperatorAction::Resume, comment)
+            .await
+    }
+
     /// Reopens a release that was rolled back or failed a gate: the failed stage starts over
     /// as a new attempt when the release is resumed.
     pub async fn retry(

@@ -102,6 +102,7 @@ pub(crate) async fn resume(
         leases: Mutex::new(Vec::new()),
         halt: AtomicBool::new(false),
         probe_failures: Mutex::new(BTreeMap::new()),
+        background: Mutex::new(BTreeMap::new()),
     };
     let span = tracing::info_span!("release", id = %release);
     run.drive().instrument(span).await
@@ -213,6 +214,14 @@ struct Run {
     leases: Mutex<Vec<Lease>>,
     halt: AtomicBool,
     probe_failures: Mutex<BTreeMap<(ComponentId, String), u32>>,
+    background: Mutex<BTreeMap<(EnvironmentName, ComponentId), Vec<Background>>>,
+}
+
+/// An analysis running in the background of a component's rollout.
+struct Background {
+    analysis: crate::id::AnalysisName,
+    next_due: DateTime<Utc>,
+    measurements: Vec<Measurement>,
 }
 
 async fn notify(inner: &Inner, record: &Record) {
@@ -844,7 +853,12 @@ impl Run {
                 return Ok(Flow::Waiting("paused by an operator".to_owned()));
             }
             let started = match current {
-                Some(StepState::Succeeded) => continue,
+                Some(StepState::Succeeded) => {
+                    if let RolloutStep::StartBackgroundAnalysis { analysis } = instruction {
+                        self.start_background(env, &step.component, analysis);
+                    }
+                    continue;
+                }
                 Some(StepState::Failed { error, seq }) => {
                     if promotions.iter().any(|p| *p > seq) {
                         None // an operator resumed after the failure: run it again
@@ -884,6 +898,16 @@ impl Run {
             };
             match end {
                 Ok(StepEnd::Done) => {
+                    if let Err(e) = self.check_background(env, &step.component).await {
+                        let error = e.to_string();
+                        self.append(Event::StepFailed {
+                            key,
+                            error: error.clone(),
+                        })
+                        .await?;
+                        self.halt.store(true, Ordering::SeqCst);
+                        return Ok(Flow::Failed(format!("{}: {error}", step.component)));
+                    }
                     let fired = self.check_after_step(env, &step.component).await?;
                     self.append(Event::StepSucceeded { key }).await?;
                     if let Some(reason) = fired {
@@ -906,7 +930,133 @@ impl Run {
                 }
             }
         }
+        self.finish_background(env, &step.component).await?;
         Ok(Flow::Done)
+    }
+
+    fn start_background(
+        &self,
+        env: &EnvironmentName,
+        component: &ComponentId,
+        analysis: &crate::id::AnalysisName,
+    ) {
+        let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+        let list = bg.entry((env.clone(), component.clone())).or_default();
+        if !list.iter().any(|b| &b.analysis == analysis) {
+            list.push(Background {
+                analysis: analysis.clone(),
+                next_due: self.inner.clock.now(),
+                measurements: Vec::new(),
+            });
+        }
+    }
+
+    /// When the next background measurement of a component is due.
+    fn next_background_due(
+        &self,
+        env: &EnvironmentName,
+        component: &ComponentId,
+    ) -> Option<DateTime<Utc>> {
+        let bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+        bg.get(&(env.clone(), component.clone()))
+            .and_then(|list| list.iter().map(|b| b.next_due).min())
+    }
+
+    /// Takes the background measurements that are due; a failed analysis fails the rollout.
+    async fn check_background(&self, env: &EnvironmentName, component: &ComponentId) -> Result<()> {
+        let now = self.inner.clock.now();
+        let due: Vec<crate::id::AnalysisName> = {
+            let bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+            bg.get(&(env.clone(), component.clone()))
+                .map(|list| {
+                    list.iter()
+                        .filter(|b| b.next_due <= now)
+                        .map(|b| b.analysis.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for analysis in due {
+            let template = self.platform.analyses.get(&analysis).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "analysis `{analysis}` is not defined in the platform"
+                ))
+            })?;
+            let scope = MetricScope {
+                component: component.clone(),
+                environment: env.clone(),
+                slot: None,
+            };
+            let m = measure(
+                self.inner.metrics.get(&template.metric.source),
+                &template.metric.query,
+                scope,
+                now,
+            )
+            .await;
+            let measurements = {
+                let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(b) = bg
+                    .get_mut(&(env.clone(), component.clone()))
+                    .and_then(|list| list.iter_mut().find(|b| b.analysis == analysis))
+                else {
+                    continue;
+                };
+                b.measurements.push(m);
+                b.next_due = now
+                    + chrono::Duration::from_std(template.interval.as_duration())
+                        .unwrap_or(chrono::Duration::MAX);
+                b.measurements.clone()
+            };
+            let outcome = evaluate_measurements(template, &measurements);
+            if matches!(outcome, AnalysisOutcome::Failed | AnalysisOutcome::Error) {
+                self.append(Event::AnalysisCompleted {
+                    environment: env.clone(),
+                    component: component.clone(),
+                    analysis: analysis.clone(),
+                    outcome,
+                    measurements: measurements.iter().map(Measurement::value).collect(),
+                })
+                .await?;
+                return Err(Error::Deployment {
+                    component: component.clone(),
+                    environment: env.clone(),
+                    message: format!("background analysis {analysis} failed"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals the background analyses of a finished program.
+    async fn finish_background(
+        &self,
+        env: &EnvironmentName,
+        component: &ComponentId,
+    ) -> Result<()> {
+        let finished = {
+            let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+            bg.remove(&(env.clone(), component.clone()))
+                .unwrap_or_default()
+        };
+        for b in finished {
+            let outcome = self
+                .platform
+                .analyses
+                .get(&b.analysis)
+                .map_or(AnalysisOutcome::Successful, |t| {
+                    evaluate_measurements(t, &b.measurements)
+                });
+            self.append(Event::AnalysisCompleted {
+                environment: env.clone(),
+                component: component.clone(),
+                analysis: b.analysis,
+                outcome,
+                measurements: b.measurements.iter().map(Measurement::value).collect(),
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     fn component_failed(&self, component: &ComponentId, reason: String) -> Result<Flow> {
@@ -1000,13 +1150,21 @@ impl Run {
                 let end = started_at
                     + chrono::Duration::from_std(duration.as_duration())
                         .unwrap_or(chrono::Duration::MAX);
-                let left = (end - self.inner.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO);
-                if self.sleep(left).await? {
-                    Ok(StepEnd::Done)
-                } else {
-                    Ok(StepEnd::Aborted)
+                // Sleep to the end of the pause, waking for background measurements.
+                loop {
+                    let now = self.inner.clock.now();
+                    if now >= end {
+                        return Ok(StepEnd::Done);
+                    }
+                    let wake = self
+                        .next_background_due(env, component)
+                        .filter(|due| *due < end)
+                        .unwrap_or(end);
+                    let left = (wake - now).to_std().unwrap_or(Duration::ZERO);
+                    if !self.sleep(left).await? {
+                        return Ok(StepEnd::Aborted);
+                    }
+                    self.check_background(env, component).await?;
                 }
             }
             RolloutStep::Pause(Pause::UntilApproved) => Ok(StepEnd::Waiting(format!(
@@ -1020,6 +1178,15 @@ impl Run {
                     self.probe_slot(component, env, &slot.spec.slot, slot.endpoints.clone())
                         .await?;
                 }
+                Ok(StepEnd::Done)
+            }
+            RolloutStep::StartBackgroundAnalysis { analysis } => {
+                if !self.platform.analyses.contains_key(analysis) {
+                    return Err(Error::Invalid(format!(
+                        "analysis `{analysis}` is not defined in the platform"
+                    )));
+                }
+                self.start_background(env, component, analysis);
                 Ok(StepEnd::Done)
             }
             RolloutStep::RemoveSlot { slot } => {

@@ -116,6 +116,12 @@ pub enum RolloutStep {
         /// The analysis template.
         analysis: AnalysisName,
     },
+    /// Start an analysis that runs in the background, at its interval, across the following
+    /// steps (pauses included) until the program ends; its failure fails the rollout.
+    StartBackgroundAnalysis {
+        /// The analysis template.
+        analysis: AnalysisName,
+    },
     /// Probe every slot of the component.
     Verify,
     /// Remove a slot.
@@ -140,6 +146,7 @@ impl RolloutStep {
             Self::Pause(Pause::For(d)) => format!("pause {d}"),
             Self::Pause(Pause::UntilApproved) => "pause until promoted".to_owned(),
             Self::Analyze { analysis } => format!("analysis {analysis}"),
+            Self::StartBackgroundAnalysis { analysis } => format!("background analysis {analysis}"),
             Self::Verify => "verify".to_owned(),
             Self::RemoveSlot { slot } => format!("remove {slot}"),
         }
