@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::Exit;
 
 /// Loads and validates; on failure prints every problem and says which exit code to use.
-fn load_valid(files: &[PathBuf], json: bool) -> Result<ManifestSet, Exit> {
+pub(crate) fn load_valid(files: &[PathBuf], json: bool) -> Result<ManifestSet, Exit> {
     let set = match ManifestSet::load(files) {
         Ok(set) => set,
         Err(errors) => {
@@ -185,4 +185,9 @@ pub fn conflicts(files: &[PathBuf], json: bool) -> Exit {
         }
     }
     if total == 0 { Exit::Ok } else { Exit::Problems }
+}
+
+/// Strategies beyond the core's all-at-once that the binary registers.
+pub(crate) fn extra_strategies() -> Vec<std::sync::Arc<dyn release_core::plugin::Strategy>> {
+    Vec::new()
 }

@@ -5,6 +5,7 @@
 //! prints machine-readable output on stdout.
 
 mod cmd;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,25 @@ enum Command {
     },
     /// Print the JSON Schema of a manifest document.
     Schema,
+    /// Run a release on in-memory targets in virtual time and print its timeline; exit 0 when
+    /// it completed, 3 when it was rolled back, 2 on invalid input.
+    Simulate {
+        /// Manifest files holding the platform and the release.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The release to simulate (default: the first one that is not the baseline).
+        #[arg(long)]
+        release: Option<String>,
+        /// A release to run first, silently, so the environments have something to roll back to.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Make the Nth slot apply of COMPONENT in ENV fail: `COMPONENT@ENV[:N]`.
+        #[arg(long)]
+        fail: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Report conflicts across scheduled releases: shared components and resources, double-booked
     /// release managers, cross-release dependencies out of order.
     Conflicts {
@@ -86,6 +106,19 @@ fn main() -> ExitCode {
         } => cmd::plan(&files, env.as_deref(), release.as_deref(), json),
         Command::Schema => cmd::schema(),
         Command::Conflicts { files, json } => cmd::conflicts(&files, json),
+        Command::Simulate {
+            files,
+            release,
+            baseline,
+            fail,
+            json,
+        } => simulate::simulate(
+            &files,
+            release.as_deref(),
+            baseline.as_deref(),
+            fail.as_deref(),
+            json,
+        ),
     };
     ExitCode::from(exit as u8)
 }

@@ -145,3 +145,75 @@ fn a_missing_file_is_invalid_input() {
     assert_eq!(code, 2);
     assert!(err.contains("nope.yaml"), "{err}");
 }
+
+const SIM: &str = "examples/tests/fixtures/sim.yaml";
+
+#[test]
+fn simulate_completes_with_exit_0_and_prints_the_same_bytes_twice() {
+    let args = [
+        "simulate",
+        SIM,
+        "--release",
+        "shop-2.0.0",
+        "--baseline",
+        "shop-1.0.0",
+    ];
+    let (code, a, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        a.contains("production  web            step 1: apply stable ×3 v2.0.0"),
+        "{a}"
+    );
+    assert!(a.contains("Outcome: succeeded"), "{a}");
+    let (_, b, _) = run(&args);
+    assert_eq!(a, b, "simulation output must be byte-identical");
+    let (_, j1, _) = run(&[&args[..], &["--json"]].concat());
+    let (_, j2, _) = run(&[&args[..], &["--json"]].concat());
+    assert_eq!(j1, j2);
+    let v: serde_json::Value = serde_json::from_str(&j1).unwrap();
+    assert_eq!(v["outcome"]["outcome"], "succeeded");
+    assert_eq!(v["running"]["production"]["web"][0], "2.0.0");
+}
+
+#[test]
+fn simulate_a_failure_rolls_back_with_exit_3() {
+    let (code, out, _) = run(&[
+        "simulate",
+        SIM,
+        "--release",
+        "shop-2.0.0",
+        "--baseline",
+        "shop-1.0.0",
+        "--fail",
+        "api@production",
+        "--json",
+    ]);
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"]["outcome"], "rolled_back");
+    assert_eq!(v["outcome"]["environment"], "production");
+    // No mixed state: production is back on 1.0.0, staging keeps 2.0.0.
+    for c in ["api", "db", "pay", "search", "web"] {
+        assert_eq!(
+            v["running"]["production"][c],
+            serde_json::json!(["1.0.0"]),
+            "{c}"
+        );
+        assert_eq!(
+            v["running"]["staging"][c],
+            serde_json::json!(["2.0.0"]),
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn simulate_refuses_bad_input_with_exit_2() {
+    let (code, _, err) = run(&["simulate", SIM, "--fail", "api"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("COMPONENT@ENV"), "{err}");
+    let (code, _, _) = run(&["simulate", "examples/manifests/broken/cycle.yaml"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = run(&["simulate", SIM, "--release", "shop-9.9.9"]);
+    assert_eq!(code, 2, "{err}");
+}

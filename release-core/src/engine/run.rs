@@ -129,7 +129,10 @@ fn check_registered(inner: &Inner, platform: &Platform, plan: &Plan) -> Result<(
                 ));
             }
             if let Err(e) = target_name(inner, platform, &stage.environment, &step.component) {
-                missing.push(e.to_string());
+                missing.push(match e {
+                    Error::Invalid(message) => message,
+                    other => other.to_string(),
+                });
             }
         }
     }

@@ -142,6 +142,31 @@ pub enum Outcome {
     },
 }
 
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Succeeded => f.write_str("succeeded"),
+            Self::RolledBack {
+                environment,
+                reason,
+            } => write!(f, "rolled back in {environment}: {reason}"),
+            Self::Aborted {
+                environment: Some(environment),
+            } => write!(f, "aborted in {environment}"),
+            Self::Aborted { environment: None } => f.write_str("aborted"),
+            Self::GateFailed {
+                environment,
+                gate,
+                reasons,
+            } => write!(
+                f,
+                "gate {gate} failed in {environment}: {}",
+                reasons.join("; ")
+            ),
+        }
+    }
+}
+
 impl Outcome {
     /// True for [`Outcome::Succeeded`].
     pub fn succeeded(&self) -> bool {

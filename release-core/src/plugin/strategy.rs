@@ -165,14 +165,16 @@ pub trait Strategy: Send + Sync {
     /// back first (fast), re-applies the previous slots, then removes slots that were not
     /// there before.
     fn rollback_steps(&self, spec: &RolloutSpec) -> Vec<RolloutStep> {
-        restore_previous(spec)
+        let program = self.steps(spec).unwrap_or_default();
+        restore_previous(spec, &program)
     }
 }
 
 fn _assert_object_safe(_: &dyn Strategy) {}
 
-/// The generic rollback program: traffic first, then re-apply, then remove extra slots.
-pub fn restore_previous(spec: &RolloutSpec) -> Vec<RolloutStep> {
+/// The generic rollback program: traffic first, then re-apply what ran before, then remove
+/// the slots the deploy `program` created that did not exist before.
+pub fn restore_previous(spec: &RolloutSpec, program: &[RolloutStep]) -> Vec<RolloutStep> {
     let mut steps = Vec::new();
     if spec.has_router && !spec.previous_weights.is_empty() {
         steps.push(RolloutStep::SetWeights(spec.previous_weights.clone()));
@@ -187,13 +189,20 @@ pub fn restore_previous(spec: &RolloutSpec) -> Vec<RolloutStep> {
     for previous in &spec.previous {
         steps.push(RolloutStep::Apply(previous.spec.clone()));
     }
-    // Every slot a strategy may have created and that did not exist before.
-    for slot in [STABLE, "canary", "preview", "blue", "green"] {
-        if !spec.previous.iter().any(|p| p.spec.slot == slot) {
-            steps.push(RolloutStep::RemoveSlot {
-                slot: slot.to_owned(),
-            });
-        }
+    let mut created: Vec<&str> = program
+        .iter()
+        .filter_map(|s| match s {
+            RolloutStep::Apply(slot) => Some(slot.slot.as_str()),
+            _ => None,
+        })
+        .filter(|slot| !spec.previous.iter().any(|p| p.spec.slot == *slot))
+        .collect();
+    created.sort_unstable();
+    created.dedup();
+    for slot in created {
+        steps.push(RolloutStep::RemoveSlot {
+            slot: slot.to_owned(),
+        });
     }
     steps
 }
