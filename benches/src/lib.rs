@@ -179,3 +179,87 @@ mod tests {
         assert_eq!(edges[299_999], (84_272, 15_092));
     }
 }
+
+/// A platform of `n` independent components in one production environment, and a full
+/// release of all of them (no gates, no watch window): the engine bench's input.
+pub fn engine_input(n: usize) -> (Platform, Release) {
+    let ids: Vec<ComponentId> = (0..n).map(|i| ComponentId::new(format!("c{i:05}"))).collect();
+    let components = ids
+        .iter()
+        .map(|id| Component {
+            id: id.clone(),
+            owner: Ownership {
+                primary: "a@x".into(),
+                backup: "b@x".into(),
+            },
+            team: None,
+            criticality: Criticality::Medium,
+            depends_on: Vec::new(),
+            shared_resources: Vec::new(),
+            estimated_duration: None,
+            strategy: None,
+            config: BTreeMap::new(),
+            stateful: false,
+        })
+        .collect();
+    let platform = Platform {
+        metadata: release_core::model::PlatformMetadata {
+            name: "bench".to_owned(),
+            labels: BTreeMap::new(),
+        },
+        components,
+        environments: vec![Environment {
+            name: "production".into(),
+            tier: Tier::Production,
+            protected: false,
+            targets: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            bindings: BTreeMap::new(),
+            windows: Vec::new(),
+        }],
+        lifecycle: Lifecycle {
+            phases: vec![Phase {
+                name: "release".into(),
+                environments: vec!["production".into()],
+                required: PhaseRequirement::All,
+                entry_gates: Vec::new(),
+                exit_gates: Vec::new(),
+            }],
+        },
+        ..Platform::default()
+    };
+    let version = semver::Version::new(1, 0, 0);
+    let release = Release {
+        api_version: Default::default(),
+        document: ReleaseDocumentKind::Release,
+        metadata: ReleaseMetadata {
+            id: "bench-1.0.0".into(),
+            labels: BTreeMap::new(),
+        },
+        version: version.clone(),
+        platform: "bench".to_owned(),
+        kind: ReleaseKind::Full,
+        release_manager: ReleaseManager {
+            primary: "a@x".into(),
+            backup: "b@x".into(),
+        },
+        schedule: None,
+        change_requests: Vec::new(),
+        changes: Vec::new(),
+        components: ids
+            .into_iter()
+            .map(|id| {
+                (
+                    id,
+                    ComponentVersion {
+                        version: version.clone(),
+                        artifact: None,
+                    },
+                )
+            })
+            .collect(),
+        rollback: None,
+        max_parallel: None,
+    };
+    (platform, release)
+}

@@ -83,7 +83,11 @@ impl Ledger for InMemoryLedger {
         Ok(state
             .journals
             .get(release)
-            .map(|j| j.iter().filter(|r| r.seq > after).cloned().collect())
+            // Records are numbered 1, 2, 3… in order, so `after` is also an index.
+            .map(|j| {
+                let from = usize::try_from(after).unwrap_or(usize::MAX).min(j.len());
+                j[from..].to_vec()
+            })
             .unwrap_or_default())
     }
 
