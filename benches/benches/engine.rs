@@ -8,11 +8,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use release_benches::engine_input;
 use release_core::engine::{Engine, EngineOptions};
 use release_core::ledger::{InMemoryLedger, read_all};
 use release_core::memory::InMemoryTarget;
 use release_core::plugin::TokioClock;
-use release_benches::engine_input;
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -35,7 +35,10 @@ fn bench(c: &mut Criterion) {
                 .options(EngineOptions::default().with_max_parallel(1))
                 .build()
                 .expect("engine");
-            let outcome = engine.start(&platform, &release, "bench").await.expect("runs");
+            let outcome = engine
+                .start(&platform, &release, "bench")
+                .await
+                .expect("runs");
             (outcome, ledger)
         };
         // Count the journaled steps once.
@@ -49,9 +52,12 @@ fn bench(c: &mut Criterion) {
             .filter(|r| r.event.type_name() == "step_succeeded")
             .count() as u64;
         group.throughput(Throughput::Elements(steps));
-        group.bench_function(format!("release_of_{components}_components/{steps}_steps"), |b| {
-            b.iter(|| black_box(runtime.block_on(run())));
-        });
+        group.bench_function(
+            format!("release_of_{components}_components/{steps}_steps"),
+            |b| {
+                b.iter(|| black_box(runtime.block_on(run())));
+            },
+        );
     }
     group.finish();
 }

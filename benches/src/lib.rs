@@ -183,7 +183,9 @@ mod tests {
 /// A platform of `n` independent components in one production environment, and a full
 /// release of all of them (no gates, no watch window): the engine bench's input.
 pub fn engine_input(n: usize) -> (Platform, Release) {
-    let ids: Vec<ComponentId> = (0..n).map(|i| ComponentId::new(format!("c{i:05}"))).collect();
+    let ids: Vec<ComponentId> = (0..n)
+        .map(|i| ComponentId::new(format!("c{i:05}")))
+        .collect();
     let components = ids
         .iter()
         .map(|id| Component {

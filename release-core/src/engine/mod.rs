@@ -569,3 +569,12 @@ fn invalid_action(action: &str, release: &ReleaseId, reason: &str) -> Error {
         reason: reason.to_owned(),
     }
 }
+
+/// Compile-time check: hosts `tokio::spawn` the engine, so its futures must be `Send`.
+#[allow(dead_code)]
+fn _futures_are_send(engine: &Engine, platform: &Platform, release: &Release, id: &ReleaseId) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&engine.start(platform, release, "host"));
+    is_send(&engine.resume(id, "host"));
+    is_send(&engine.abort(id, "host", None));
+}

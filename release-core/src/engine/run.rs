@@ -777,13 +777,14 @@ impl Run {
             .max_parallel
             .map_or(self.inner.options.max_parallel, |p| p as usize)
             .max(1);
-        let results: Vec<Result<Flow>> = stream::iter(steps.iter().map(|step| {
+        // The futures are built into a Vec first: a closure inside the stream chain would make
+        // the engine's future lose `Send` (rustc cannot prove it for every lifetime).
+        let mut rollouts = Vec::with_capacity(steps.len());
+        for step in steps {
             let span = tracing::info_span!("component", component = %step.component);
-            self.run_component(index, step, attempt).instrument(span)
-        }))
-        .buffered(parallel)
-        .collect()
-        .await;
+            rollouts.push(self.run_component(index, step, attempt).instrument(span));
+        }
+        let results: Vec<Result<Flow>> = stream::iter(rollouts).buffered(parallel).collect().await;
         let mut outcome = Flow::Done;
         for r in results {
             match (r?, &outcome) {
@@ -1153,21 +1154,46 @@ impl Run {
                 let end = started_at
                     + chrono::Duration::from_std(duration.as_duration())
                         .unwrap_or(chrono::Duration::MAX);
-                // Sleep to the end of the pause, waking for background measurements.
+                // Sleep to the end of the pause, waking for background measurements. A
+                // `promote` or `promote-full` ends the pause at once (as in Argo Rollouts).
+                let promoted = |s: &ReleaseState| {
+                    (
+                        s.promotions.len(),
+                        s.promote_full.contains(&(env.clone(), key.attempt)),
+                    )
+                };
+                let before = self.state(promoted).await;
                 loop {
                     let now = self.inner.clock.now();
                     if now >= end {
                         return Ok(StepEnd::Done);
                     }
+                    // Wake for background measurements and, every poll interval, for the
+                    // rollback triggers (M5.5: watched during the step, not only after it).
+                    let poll = now
+                        + chrono::Duration::from_std(self.inner.options.poll_interval)
+                            .unwrap_or(chrono::Duration::MAX);
                     let wake = self
                         .next_background_due(env, component)
                         .filter(|due| *due < end)
-                        .unwrap_or(end);
+                        .unwrap_or(end)
+                        .min(poll);
                     let left = (wake - now).to_std().unwrap_or(Duration::ZERO);
                     if !self.sleep(left).await? {
                         return Ok(StepEnd::Aborted);
                     }
+                    let (promotions, full) = self.state(promoted).await;
+                    if promotions > before.0 || (full && !before.1) {
+                        return Ok(StepEnd::Done);
+                    }
                     self.check_background(env, component).await?;
+                    if let Some(reason) = self.check_after_step(env, component).await? {
+                        return Err(Error::Deployment {
+                            component: component.clone(),
+                            environment: env.clone(),
+                            message: format!("rollback trigger fired during the pause: {reason}"),
+                        });
+                    }
                 }
             }
             RolloutStep::Pause(Pause::UntilApproved) => Ok(StepEnd::Waiting(format!(
