@@ -164,22 +164,6 @@ fn semver_version() -> semver::Version {
     semver::Version::new(1, 0, 0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The same edges `benches/compare/planner_networkx.py` generates (its re-implementation
-    /// printed these), so the two runs measure one graph.
-    #[test]
-    fn generator_matches_the_python_reference() {
-        let edges = random_dag(100_000, 300_000, PLANNER_SEED);
-        assert_eq!(edges.len(), 300_000);
-        assert_eq!(edges[0], (62_399, 2_716));
-        assert_eq!(edges[1], (82_000, 65_764));
-        assert_eq!(edges[299_999], (84_272, 15_092));
-    }
-}
-
 /// A platform of `n` independent components in one production environment, and a full
 /// release of all of them (no gates, no watch window): the engine bench's input.
 pub fn engine_input(n: usize) -> (Platform, Release) {
@@ -264,4 +248,20 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
         max_parallel: None,
     };
     (platform, release)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same edges `benches/compare/planner_networkx.py` generates (its re-implementation
+    /// printed these), so the two runs measure one graph.
+    #[test]
+    fn generator_matches_the_python_reference() {
+        let edges = random_dag(100_000, 300_000, PLANNER_SEED);
+        assert_eq!(edges.len(), 300_000);
+        assert_eq!(edges[0], (62_399, 2_716));
+        assert_eq!(edges[1], (82_000, 65_764));
+        assert_eq!(edges[299_999], (84_272, 15_092));
+    }
 }
