@@ -22,6 +22,13 @@
 //!   previous `stable` is re-applied at full size first and only then is the canary removed —
 //!   sending traffic "at once" there would mean scaling a possibly tiny `stable` to take it
 //!   all. There is no scale-down delay without a router: a kept canary would keep serving.
+//! - **Engine limits worked around here** (core changes requested): the engine keeps a
+//!   failed program's background analysis running into the rollback, where a `Pause` step
+//!   measures it and fails the rollback; so when a background analysis is configured the
+//!   rollback program has no scale-down pause and removes the canary at once. And after an
+//!   operator *abort* the engine cuts every rollback `Pause` short (its sleep watches the
+//!   abort flag that started the rollback), so `abort_scale_down_delay` is honoured after a
+//!   failed step or trigger but not yet after `Engine::abort`.
 //! - **Fast track**: when `stable` already runs exactly this build, steps and analysis are
 //!   skipped (only its size and weights are applied). First deploy (nothing running): apply
 //!   `stable` at full size.
@@ -359,11 +366,17 @@ impl Strategy for Canary {
             steps.extend(removals(spec));
             return steps;
         };
-        let delay = self
+        let params = self
             .parameters(spec)
-            .map_or(self.defaults.abort_scale_down_delay, |p| {
-                p.abort_scale_down_delay
-            });
+            .unwrap_or_else(|_| self.defaults.clone());
+        // Workaround (engine): a background analysis keeps being measured during pauses of
+        // the rollback program and would fail the rollback itself, so with one the canary is
+        // removed without the delay. See the module docs.
+        let delay = if params.background_analysis.is_some() {
+            HumanDuration::default()
+        } else {
+            params.abort_scale_down_delay
+        };
         let mut steps = Vec::new();
         if spec.has_router {
             steps.push(all_to(STABLE));
