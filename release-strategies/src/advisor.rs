@@ -478,3 +478,243 @@ fn canary(profile: &ServiceProfile, reasons: &mut Vec<Reason>) -> CanarySpec {
         abort_scale_down_delay: HumanDuration::from_secs(30),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(
+        traffic: TrafficLevel,
+        monitoring: Monitoring,
+        spare: u32,
+        speed: RollbackClass,
+    ) -> ServiceProfile {
+        ServiceProfile::new(
+            TrafficVolume::Level(traffic),
+            monitoring,
+            spare,
+            RollbackSpeed::Class(speed),
+        )
+        .with_replicas(10)
+    }
+
+    #[test]
+    fn a_single_stateful_replica_goes_all_at_once() {
+        let p = profile(
+            TrafficLevel::High,
+            Monitoring::FullAnalysis,
+            200,
+            RollbackClass::Instant,
+        )
+        .stateful(true)
+        .with_router(true)
+        .with_replicas(1);
+        let advice = recommend_strategy(&p);
+        assert_eq!(advice.strategy, StrategySpec::AllAtOnce {});
+        assert!(advice.has_reason("stateful.single_replica"));
+    }
+
+    #[test]
+    fn stateful_replicas_roll_one_at_a_time_without_surge() {
+        let p = profile(
+            TrafficLevel::High,
+            Monitoring::Metrics,
+            200,
+            RollbackClass::Instant,
+        )
+        .stateful(true)
+        .with_router(true);
+        let advice = recommend_strategy(&p);
+        let StrategySpec::Rolling(r) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert_eq!(r.max_surge, CountOrPercent::Count(0));
+        assert_eq!(r.max_unavailable, CountOrPercent::Count(1));
+        assert!(advice.has_reason("stateful"));
+    }
+
+    #[test]
+    fn instant_rollback_with_full_spare_capacity_and_a_router_is_blue_green() {
+        let p = profile(
+            TrafficLevel::Medium,
+            Monitoring::Metrics,
+            100,
+            RollbackClass::Instant,
+        )
+        .with_router(true)
+        .with_analysis("error-rate");
+        let advice = recommend_strategy(&p);
+        let StrategySpec::BlueGreen(b) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert_eq!(b.post_promotion_analysis, Some("error-rate".into()));
+        assert_eq!(b.scale_down_delay, HumanDuration::from_mins(10));
+        assert!(advice.has_reason("rollback.instant"));
+        assert!(advice.has_reason("rollback.window"));
+    }
+
+    #[test]
+    fn blue_green_without_metrics_is_promoted_by_a_person() {
+        let p = profile(
+            TrafficLevel::Low,
+            Monitoring::Basic,
+            150,
+            RollbackClass::Instant,
+        )
+        .with_router(true);
+        let advice = recommend_strategy(&p);
+        let StrategySpec::BlueGreen(b) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert!(!b.auto_promotion);
+        assert!(advice.has_reason("promotion.manual"));
+    }
+
+    #[test]
+    fn instant_rollback_without_capacity_says_why_not_blue_green() {
+        let p = profile(
+            TrafficLevel::High,
+            Monitoring::Metrics,
+            30,
+            RollbackClass::Instant,
+        )
+        .with_router(true)
+        .with_analysis("error-rate");
+        let advice = recommend_strategy(&p);
+        assert_eq!(advice.name(), "canary");
+        assert!(advice.has_reason("capacity.no_full_preview"));
+        assert!(advice.has_reason("rollback.traffic_switch"));
+    }
+
+    #[test]
+    fn traffic_and_metrics_give_a_canary_with_analysis() {
+        let p = profile(
+            TrafficLevel::High,
+            Monitoring::FullAnalysis,
+            20,
+            RollbackClass::Minutes,
+        )
+        .with_router(true)
+        .with_analysis("error-rate");
+        let advice = recommend_strategy(&p);
+        let StrategySpec::Canary(c) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert_eq!(c.steps[0], CanaryStep::SetWeight(5));
+        assert!(c.steps.contains(&CanaryStep::Analysis("error-rate".into())));
+        assert_eq!(c.background_analysis, Some("error-rate".into()));
+        assert!(advice.has_reason("canary.traffic_and_metrics"));
+    }
+
+    #[test]
+    fn a_canary_without_a_router_starts_at_one_replica_share() {
+        let p = profile(
+            TrafficLevel::Medium,
+            Monitoring::Metrics,
+            20,
+            RollbackClass::Relaxed,
+        )
+        .with_replicas(4);
+        let advice = recommend_strategy(&p);
+        let StrategySpec::Canary(c) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert_eq!(c.steps[0], CanaryStep::SetWeight(25));
+        assert!(advice.has_reason("canary.replica_weights"));
+        assert!(advice.has_reason("analysis.unnamed"));
+    }
+
+    #[test]
+    fn low_traffic_makes_canary_analysis_weak() {
+        let p = profile(
+            TrafficLevel::Low,
+            Monitoring::FullAnalysis,
+            10,
+            RollbackClass::Minutes,
+        )
+        .with_router(true);
+        let advice = recommend_strategy(&p);
+        assert_eq!(advice.name(), "rolling");
+        assert!(advice.has_reason("traffic.low"));
+        let p = profile(
+            TrafficLevel::Low,
+            Monitoring::FullAnalysis,
+            100,
+            RollbackClass::Minutes,
+        )
+        .with_router(true);
+        assert_eq!(recommend_strategy(&p).name(), "blue_green");
+    }
+
+    #[test]
+    fn rolling_is_the_fallback_with_surge_from_spare_capacity() {
+        let p = profile(
+            TrafficLevel::Medium,
+            Monitoring::Basic,
+            10,
+            RollbackClass::Relaxed,
+        );
+        let advice = recommend_strategy(&p);
+        let StrategySpec::Rolling(r) = &advice.strategy else {
+            panic!("{advice}")
+        };
+        assert_eq!(r.max_surge, CountOrPercent::Percent(10));
+        assert!(advice.has_reason("monitoring.too_weak_for_canary"));
+        let p = profile(
+            TrafficLevel::Medium,
+            Monitoring::None,
+            0,
+            RollbackClass::Relaxed,
+        );
+        let StrategySpec::Rolling(r) = recommend_strategy(&p).strategy else {
+            panic!()
+        };
+        assert_eq!(r.max_surge, CountOrPercent::Percent(0));
+        assert_eq!(r.max_unavailable, CountOrPercent::Percent(25));
+    }
+
+    #[test]
+    fn rates_and_seconds_map_to_classes() {
+        assert_eq!(
+            TrafficVolume::RequestsPerSecond(0.2).level(),
+            TrafficLevel::Low
+        );
+        assert_eq!(
+            TrafficVolume::RequestsPerSecond(20.0).level(),
+            TrafficLevel::Medium
+        );
+        assert_eq!(
+            TrafficVolume::RequestsPerSecond(500.0).level(),
+            TrafficLevel::High
+        );
+        assert_eq!(RollbackSpeed::Seconds(5).class(), RollbackClass::Instant);
+        assert_eq!(RollbackSpeed::Seconds(300).class(), RollbackClass::Minutes);
+        assert_eq!(RollbackSpeed::Seconds(7200).class(), RollbackClass::Relaxed);
+    }
+
+    #[test]
+    fn profiles_and_advice_round_trip_through_serde_and_read_well() {
+        let p: ServiceProfile = serde_json::from_str(
+            r#"{ "traffic": 250.0, "monitoring": "full_analysis", "spare_capacity_percent": 120,
+                 "rollback_speed": "instant", "has_router": true, "replicas": 6, "analysis": "error-rate" }"#,
+        )
+        .unwrap();
+        assert_eq!(p.traffic.level(), TrafficLevel::High);
+        assert_eq!(p.rollback_speed.class(), RollbackClass::Instant);
+        let p2: ServiceProfile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(p, p2);
+        let advice = recommend_strategy(&p);
+        let back: StrategyAdvice =
+            serde_json::from_str(&serde_json::to_string(&advice).unwrap()).unwrap();
+        assert_eq!(back, advice);
+        let text = advice.to_string();
+        assert!(
+            text.starts_with("recommended strategy: blue_green\n"),
+            "{text}"
+        );
+        assert!(text.contains("(rollback.instant)"), "{text}");
+        let err = serde_json::from_str::<ServiceProfile>(r#"{ "traffic": "low", "monitoring": "none", "spare_capacity_percent": 0, "rollback_speed": "relaxed", "colour": 1 }"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}

@@ -324,7 +324,7 @@ impl Strategy for Canary {
                             let c = canary_replicas_without_router(n, *w);
                             moves[0].target = c;
                             moves[1].target = n - c;
-                            transition(&mut moves, budget, &mut steps, &mut no_hook);
+                            transition(&mut moves, budget, &mut steps, &mut no_hook, None);
                         }
                         CanaryStep::SetCanaryScale(_) => {}
                         CanaryStep::Pause(p) => steps.push(RolloutStep::Pause(*p)),
@@ -335,12 +335,12 @@ impl Strategy for Canary {
                 }
                 moves[0].target = n;
                 moves[1].target = 0;
-                transition(&mut moves, budget, &mut steps, &mut no_hook);
+                transition(&mut moves, budget, &mut steps, &mut no_hook, None);
                 let mut moves = [
                     Move::new(spec.slot(STABLE, 0), 0, n),
                     Move::new(spec.slot(CANARY, n), n, 0),
                 ];
-                transition(&mut moves, budget, &mut steps, &mut no_hook);
+                transition(&mut moves, budget, &mut steps, &mut no_hook, None);
                 steps.push(RolloutStep::RemoveSlot {
                     slot: CANARY.to_owned(),
                 });

@@ -84,9 +84,9 @@ pub(crate) type RoundHook<'a> = dyn FnMut(&[Move], bool, &mut Vec<RolloutStep>) 
 /// Emits `Apply` steps that take every slot from its current to its target count, in rounds:
 /// first scale up what grows (bounded by the budget's ceiling; the engine waits until those
 /// replicas are ready), then scale down what shrinks (bounded by the floor). Before each
-/// round's scale-downs, `on_round` may add steps (weights that follow the new counts, a
-/// pause between batches); it receives the counts after the round and whether the round is
-/// the last.
+/// round's scale-downs, `on_round` may add steps (weights that follow the new counts); it
+/// receives the counts after the round and whether the round is the last. `between_rounds`
+/// (a pause) follows every round but the last.
 ///
 /// With `surge + unavailable ≥ 1` every round makes progress. Should the targets themselves
 /// break the budget, the remaining moves are applied directly rather than looping.
@@ -95,6 +95,7 @@ pub(crate) fn transition(
     budget: Budget,
     steps: &mut Vec<RolloutStep>,
     on_round: &mut RoundHook<'_>,
+    between_rounds: Option<&RolloutStep>,
 ) {
     while moves.iter().any(|m| m.current != m.target) {
         let mut progressed = false;
@@ -143,6 +144,20 @@ pub(crate) fn transition(
             moves[i].current = n;
             steps.push(RolloutStep::Apply(moves[i].spec.scaled(n)));
         }
+        if !last && let Some(step) = between_rounds {
+            steps.push(step.clone());
+        }
+    }
+}
+
+/// Appends `SetWeights(weights)` unless the last weights in `steps` are already these.
+pub(crate) fn push_weights(steps: &mut Vec<RolloutStep>, weights: Vec<SlotWeight>) {
+    let last = steps.iter().rev().find_map(|s| match s {
+        RolloutStep::SetWeights(w) => Some(w),
+        _ => None,
+    });
+    if last != Some(&weights) {
+        steps.push(RolloutStep::SetWeights(weights));
     }
 }
 

@@ -27,10 +27,13 @@
 
 use release_core::Result;
 use release_core::model::{RollingSpec, StrategySpec};
-use release_core::plugin::{RolloutSpec, RolloutStep, STABLE, Strategy, restore_previous};
+use release_core::plugin::{
+    RolloutSpec, RolloutStep, STABLE, SlotWeight, Strategy, restore_previous,
+};
 
 use crate::program::{
-    Budget, Move, all_to, parameters, removals, running, runs_new, transition, weights_of,
+    Budget, Move, all_to, parameters, push_weights, removals, running, runs_new, transition,
+    weights_of,
 };
 
 /// The temporary slot new replicas come up in during a rolling update.
@@ -153,32 +156,26 @@ impl Strategy for Rolling {
         match running(spec, STABLE) {
             Some(old) if !runs_new(spec, old) => {
                 let router = spec.has_router;
-                let pause = params.pause_between;
-                let mut on_round = |after: &[Move], last: bool, steps: &mut Vec<RolloutStep>| {
+                let pause = params
+                    .pause_between
+                    .map(|d| RolloutStep::Pause(release_core::model::Pause::For(d)));
+                let mut weights = |after: &[Move], _: bool, steps: &mut Vec<RolloutStep>| {
                     if router && let Some(w) = weights_of(after) {
-                        steps.push(RolloutStep::SetWeights(w));
-                    }
-                    if !last && let Some(d) = pause {
-                        steps.push(RolloutStep::Pause(release_core::model::Pause::For(d)));
+                        push_weights(steps, w);
                     }
                 };
-                // First pass: old `stable` → new `next`.
+                // First pass: old `stable` → new `next`, pausing between batches.
                 let mut moves = [
                     Move::new(spec.slot(NEXT, 0), 0, n),
                     Move::new(old.spec.clone(), old.spec.replicas, 0),
                 ];
-                transition(&mut moves, budget, &mut steps, &mut on_round);
+                transition(&mut moves, budget, &mut steps, &mut weights, pause.as_ref());
                 // Second pass: new `next` → new `stable`.
-                let mut on_round = |after: &[Move], _: bool, steps: &mut Vec<RolloutStep>| {
-                    if router && let Some(w) = weights_of(after) {
-                        steps.push(RolloutStep::SetWeights(w));
-                    }
-                };
                 let mut moves = [
                     Move::new(spec.slot(STABLE, 0), 0, n),
                     Move::new(spec.slot(NEXT, n), n, 0),
                 ];
-                transition(&mut moves, budget, &mut steps, &mut on_round);
+                transition(&mut moves, budget, &mut steps, &mut weights, None);
                 steps.push(RolloutStep::RemoveSlot {
                     slot: NEXT.to_owned(),
                 });
@@ -189,7 +186,7 @@ impl Strategy for Rolling {
             }
         }
         if spec.has_router {
-            steps.push(all_to(STABLE));
+            push_weights(&mut steps, vec![SlotWeight::new(STABLE, 100)]);
         }
         for slot in leftovers {
             let remove = RolloutStep::RemoveSlot { slot };
