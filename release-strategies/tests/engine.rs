@@ -821,14 +821,14 @@ async fn rollback_times() {
             "probe",
         ),
         (
-            "rolling, router, final verify fails",
+            "rolling, router, probe of new stable fails",
             "{ rolling: {} }",
             true,
             "stable",
             "verify",
         ),
         (
-            "rolling, no router, final verify fails",
+            "rolling, no router, probe of new stable fails",
             "{ rolling: {} }",
             false,
             "stable",
@@ -879,7 +879,7 @@ async fn rollback_times() {
             "probe" => rig
                 .probe
                 .set_unhealthy(ScopeMatcher::of("web", ENV), "down"),
-            // The last step (verify) fails: the rollout has gone all the way.
+            // The new version fails its probe once it reaches `stable` (the hand-back pass).
             "verify" => rig
                 .probe
                 .set_unhealthy(ScopeMatcher::of("web", ENV).slot("stable"), "down"),
@@ -914,7 +914,7 @@ async fn rollback_times() {
         Duration::ZERO
     );
     assert_eq!(
-        by_name["rolling, router, final verify fails"],
+        by_name["rolling, router, probe of new stable fails"],
         Duration::from_secs(10)
     );
 }
