@@ -16,8 +16,8 @@ use release_core::engine::EngineBuilder;
 use release_core::plugin::Strategy;
 
 pub use advisor::{
-    Monitoring, Reason, RollbackSpeed, ServiceProfile, StrategyAdvice, TrafficVolume,
-    recommend_strategy,
+    Monitoring, Reason, RollbackClass, RollbackSpeed, ServiceProfile, StrategyAdvice, TrafficLevel,
+    TrafficVolume, recommend_strategy,
 };
 pub use all_at_once::AllAtOnce;
 pub use blue_green::{BLUE, BlueGreen, BlueGreenBuilder, GREEN};
