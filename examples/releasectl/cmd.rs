@@ -187,7 +187,8 @@ pub fn conflicts(files: &[PathBuf], json: bool) -> Exit {
     if total == 0 { Exit::Ok } else { Exit::Problems }
 }
 
-/// Strategies beyond the core's all-at-once that the binary registers.
+/// Strategies beyond the core's all-at-once that the binary registers: rolling, blue-green
+/// and canary from release-strategies.
 pub(crate) fn extra_strategies() -> Vec<std::sync::Arc<dyn release_core::plugin::Strategy>> {
-    Vec::new()
+    release_strategies::all()
 }

@@ -62,13 +62,14 @@ pub fn strategies() -> Vec<Arc<dyn Strategy>> {
     all
 }
 
-/// A value that meets a condition (healthy metrics).
+/// A value that meets a condition (healthy metrics): half the bound below it, or a bit above.
 fn healthy_value(template: &release_core::model::AnalysisTemplate) -> f64 {
     match &template.success {
         Some(c) => match c.op {
-            Comparison::Less => c.value - c.value.abs().max(1.0) * 0.5,
-            Comparison::LessOrEqual | Comparison::Equal | Comparison::GreaterOrEqual => c.value,
+            Comparison::Less if c.value > 0.0 => c.value / 2.0,
+            Comparison::Less => c.value - 1.0,
             Comparison::Greater => c.value + c.value.abs().max(1.0) * 0.5,
+            Comparison::LessOrEqual | Comparison::Equal | Comparison::GreaterOrEqual => c.value,
         },
         None => 0.0,
     }
@@ -166,7 +167,15 @@ fn line(start: DateTime<Utc>, r: &Record) -> Option<Line> {
         } => (
             Some(environment.to_string()),
             Some(component.to_string()),
-            format!("analysis {analysis}: {outcome:?} {measurements:?}").to_lowercase(),
+            format!(
+                "analysis {analysis}: {} [{}]",
+                format!("{outcome:?}").to_lowercase(),
+                measurements
+                    .iter()
+                    .map(|m| m.map_or_else(|| "no data".to_owned(), |v| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
         Event::TriggerFired {
             environment,

@@ -217,3 +217,52 @@ fn simulate_refuses_bad_input_with_exit_2() {
     let (code, _, err) = run(&["simulate", SIM, "--release", "shop-9.9.9"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn simulate_runs_each_strategy_of_the_shop_and_shows_weights_and_replicas() {
+    let args = [
+        "simulate",
+        "examples/manifests/shop.yaml",
+        "examples/manifests/shop-baseline.yaml",
+        "--baseline",
+        "shop-2026.11.3",
+        "--release",
+        "shop-2026.12.1",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    // canary (orders-api): weights per step and the canary's replica count
+    assert!(
+        out.contains("production  orders-api     step 3: weights stable 90 / canary 10"),
+        "{out}"
+    );
+    assert!(
+        out.contains("orders-api     step 2: apply canary ×1 v3.8.0"),
+        "{out}"
+    );
+    assert!(out.contains("analysis error-rate: successful"), "{out}");
+    // rolling (web): batches bounded by surge and unavailability
+    assert!(
+        out.contains("web            step 2: weights next 25 / stable 75"),
+        "{out}"
+    );
+    assert!(out.contains("Outcome: succeeded"), "{out}");
+
+    // A failing canary in production sends all traffic back to stable first.
+    let (code, out, _) = run(&[&args[..], &["--fail", "orders-api@production:2"]].concat());
+    assert_eq!(code, 3);
+    let rollback: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("production  orders-api     rollback step"))
+        .collect();
+    assert!(
+        rollback[0].ends_with("rollback step 1: weights stable 100"),
+        "{rollback:?}"
+    );
+    assert!(
+        out.contains(
+            "  production  catalog-api 2.8.1, catalog-db 9.4.0, orders-api 3.7.2, orders-db 14.1.0"
+        ),
+        "{out}"
+    );
+}

@@ -288,7 +288,7 @@ impl Strategy for BlueGreen {
                 steps
             }
             _ => {
-                let mut steps = restore_previous(spec);
+                let mut steps = restore_previous(spec, &[]);
                 steps.retain(|s| !matches!(s, RolloutStep::RemoveSlot { .. }));
                 steps.extend(removals(spec));
                 steps

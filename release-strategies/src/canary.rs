@@ -22,13 +22,9 @@
 //!   previous `stable` is re-applied at full size first and only then is the canary removed —
 //!   sending traffic "at once" there would mean scaling a possibly tiny `stable` to take it
 //!   all. There is no scale-down delay without a router: a kept canary would keep serving.
-//! - **Engine limits worked around here** (core changes requested): the engine keeps a
-//!   failed program's background analysis running into the rollback, where a `Pause` step
-//!   measures it and fails the rollback; so when a background analysis is configured the
-//!   rollback program has no scale-down pause and removes the canary at once. And after an
-//!   operator *abort* the engine cuts every rollback `Pause` short (its sleep watches the
-//!   abort flag that started the rollback), so `abort_scale_down_delay` is honoured after a
-//!   failed step or trigger but not yet after `Engine::abort`.
+//! - The engine ends a failed rollout's background analyses when the rollback starts, and a
+//!   rollback's pauses are never cut short by the abort that caused them, so
+//!   `abort_scale_down_delay` holds after a failed analysis, a trigger and an operator abort.
 //! - **Fast track**: when `stable` already runs exactly this build, steps and analysis are
 //!   skipped (only its size and weights are applied). First deploy (nothing running): apply
 //!   `stable` at full size.
@@ -361,7 +357,7 @@ impl Strategy for Canary {
     fn rollback_steps(&self, spec: &RolloutSpec) -> Vec<RolloutStep> {
         let native = spec.previous.iter().all(|p| p.spec.slot == STABLE);
         let Some(old) = running(spec, STABLE).filter(|_| native) else {
-            let mut steps = restore_previous(spec);
+            let mut steps = restore_previous(spec, &[]);
             steps.retain(|s| !matches!(s, RolloutStep::RemoveSlot { .. }));
             steps.extend(removals(spec));
             return steps;
@@ -369,14 +365,7 @@ impl Strategy for Canary {
         let params = self
             .parameters(spec)
             .unwrap_or_else(|_| self.defaults.clone());
-        // Workaround (engine): a background analysis keeps being measured during pauses of
-        // the rollback program and would fail the rollback itself, so with one the canary is
-        // removed without the delay. See the module docs.
-        let delay = if params.background_analysis.is_some() {
-            HumanDuration::default()
-        } else {
-            params.abort_scale_down_delay
-        };
+        let delay = params.abort_scale_down_delay;
         let mut steps = Vec::new();
         if spec.has_router {
             steps.push(all_to(STABLE));

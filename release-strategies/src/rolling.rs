@@ -212,7 +212,7 @@ impl Strategy for Rolling {
                 steps
             }
             _ => {
-                let mut steps = restore_previous(spec);
+                let mut steps = restore_previous(spec, &[]);
                 steps.retain(|s| !matches!(s, RolloutStep::RemoveSlot { .. }));
                 steps.extend(removals(spec));
                 steps

@@ -142,12 +142,14 @@ fn canary_with_a_router() {
             "verify",
         ]
     );
-    // With a background analysis the abort scale-down pause is left out (engine workaround).
+    // Traffic back first, then the old stable, then the canary kept for the scale-down delay
+    // (the engine ends background analyses before the rollback, so the pause is safe).
     assert_eq!(
         labels(&c.rollback_steps(&s)),
         [
             "weights stable 100",
             "apply stable ×10 v1.0.0",
+            "pause 30s",
             "remove canary"
         ]
     );

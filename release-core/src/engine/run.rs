@@ -681,7 +681,9 @@ impl Run {
     }
 
     /// Waits on the engine's clock in slices, renewing locks and watching for an abort.
-    async fn sleep(&self, duration: Duration) -> Result<bool> {
+    /// Returns false when an abort interrupted the sleep (only when `interruptible`: the
+    /// pauses of a rollback program, such as a scale-down delay, are never cut short).
+    async fn sleep(&self, duration: Duration, interruptible: bool) -> Result<bool> {
         let slice = self.inner.options.lease_ttl / 3;
         let mut left = duration;
         while !left.is_zero() {
@@ -690,7 +692,7 @@ impl Run {
             left -= step;
             self.renew_locks().await?;
             self.refresh().await?;
-            if self.state(|s| s.abort_requested).await {
+            if interruptible && self.state(|s| s.abort_requested).await {
                 return Ok(false);
             }
         }
@@ -1133,13 +1135,13 @@ impl Run {
         key: &StepKey,
         step: &RolloutStep,
         started_at: DateTime<Utc>,
-        probe: bool,
+        deploy: bool,
     ) -> Result<StepEnd> {
         let env = &key.environment;
         let component = &key.component;
         match step {
             RolloutStep::Apply(spec) => {
-                self.apply(spec, probe).await?;
+                self.apply(spec, deploy).await?;
                 Ok(StepEnd::Done)
             }
             RolloutStep::SetWeights(weights) => {
@@ -1154,6 +1156,14 @@ impl Run {
                 let end = started_at
                     + chrono::Duration::from_std(duration.as_duration())
                         .unwrap_or(chrono::Duration::MAX);
+                if !deploy {
+                    // A rollback's pause (a scale-down delay) runs to its end.
+                    let left = (end - self.inner.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO);
+                    self.sleep(left, false).await?;
+                    return Ok(StepEnd::Done);
+                }
                 // Sleep to the end of the pause, waking for background measurements. A
                 // `promote` or `promote-full` ends the pause at once (as in Argo Rollouts).
                 let promoted = |s: &ReleaseState| {
@@ -1179,7 +1189,7 @@ impl Run {
                         .unwrap_or(end)
                         .min(poll);
                     let left = (wake - now).to_std().unwrap_or(Duration::ZERO);
-                    if !self.sleep(left).await? {
+                    if !self.sleep(left, true).await? {
                         return Ok(StepEnd::Aborted);
                     }
                     let (promotions, full) = self.state(promoted).await;
@@ -1401,7 +1411,7 @@ impl Run {
             ) {
                 break;
             }
-            if i + 1 < count && !self.sleep(template.interval.as_duration()).await? {
+            if i + 1 < count && !self.sleep(template.interval.as_duration(), true).await? {
                 return Ok(StepEnd::Aborted);
             }
         }
@@ -1517,7 +1527,7 @@ impl Run {
             }
             let left = (until - now).to_std().unwrap_or(Duration::ZERO);
             let interval = self.inner.options.poll_interval.max(Duration::from_secs(1));
-            if !self.sleep(left.min(interval)).await? {
+            if !self.sleep(left.min(interval), true).await? {
                 continue; // abort noticed: handled at the top of the loop
             }
         }
@@ -1555,6 +1565,12 @@ impl Run {
         let env = &stage.environment;
         let span = tracing::warn_span!("rollback", environment = %env);
         async {
+            // Background analyses of the failed rollouts end here: they must not judge the
+            // rollback.
+            self.background
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(e, _), _| e != env);
             let st = self.state(|s| s.stage(env)).await;
             if st.rollback_started.is_none() {
                 self.append(Event::RollbackStarted {
@@ -1569,11 +1585,35 @@ impl Run {
                 let Some(step) = stage.steps().find(|s| s.component == entry.component) else {
                     continue;
                 };
-                let spec = self.rollout_spec(env, step).await?;
-                let Some(strategy) = self.inner.strategies.get(step.strategy.as_str()) else {
-                    continue;
+                let journaled = self
+                    .state(|s| {
+                        s.rollback_programs
+                            .get(&(env.clone(), attempt, entry.component.clone()))
+                            .cloned()
+                    })
+                    .await;
+                let program = match journaled {
+                    Some(program) => program,
+                    None => {
+                        let Some(strategy) = self.inner.strategies.get(step.strategy.as_str())
+                        else {
+                            continue;
+                        };
+                        let target = target_name(&self.inner, &self.platform, env, &entry.component)?;
+                        let current = target.observe(&entry.component, env).await?;
+                        let spec = self.rollout_spec(env, step).await?.with_current(current);
+                        let program = strategy.rollback_steps(&spec);
+                        self.append(Event::RollbackProgrammed {
+                            environment: env.clone(),
+                            attempt,
+                            component: entry.component.clone(),
+                            steps: program.clone(),
+                        })
+                        .await?;
+                        program
+                    }
                 };
-                for (i, instruction) in strategy.rollback_steps(&spec).iter().enumerate() {
+                for (i, instruction) in program.iter().enumerate() {
                     let key = Self::key(env, attempt, &entry.component, Program::Rollback, i);
                     let current = self.state(|s| s.steps.get(&key).cloned()).await;
                     let started_at = match current {

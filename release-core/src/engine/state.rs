@@ -102,6 +102,9 @@ pub struct ReleaseState {
     pub finished: Option<Outcome>,
     /// The most recent reason it paused, if it is waiting.
     pub waiting: Option<String>,
+    /// Journaled rollback programs by (environment, attempt, component).
+    pub rollback_programs:
+        BTreeMap<(EnvironmentName, u32, crate::id::ComponentId), Vec<crate::plugin::RolloutStep>>,
 }
 
 impl ReleaseState {
@@ -252,6 +255,17 @@ impl ReleaseState {
                     .entry(environment.clone())
                     .or_default()
                     .rollback_started = Some(reason.clone());
+            }
+            Event::RollbackProgrammed {
+                environment,
+                attempt,
+                component,
+                steps,
+            } => {
+                self.rollback_programs.insert(
+                    (environment.clone(), *attempt, component.clone()),
+                    steps.clone(),
+                );
             }
             Event::RollbackCompleted { environment } => {
                 self.stages

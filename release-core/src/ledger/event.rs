@@ -336,6 +336,18 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The rollback program of one component, journaled before its first step so a resumed
+    /// rollback runs the same program.
+    RollbackProgrammed {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The program.
+        steps: Vec<RolloutStep>,
+    },
     /// The stage is back on what ran before.
     RollbackCompleted {
         /// The environment.
@@ -376,6 +388,7 @@ impl Event {
             Self::ApprovalRecorded { .. } => "approval_recorded",
             Self::EvidenceRecorded { .. } => "evidence_recorded",
             Self::RollbackStarted { .. } => "rollback_started",
+            Self::RollbackProgrammed { .. } => "rollback_programmed",
             Self::RollbackCompleted { .. } => "rollback_completed",
             Self::StageCompleted { .. } => "stage_completed",
             Self::ReleaseFinished { .. } => "release_finished",

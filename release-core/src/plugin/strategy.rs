@@ -37,6 +37,8 @@ pub struct RolloutSpec {
     pub previous: Vec<SlotStatus>,
     /// The route's weights before the stage started; empty without a router.
     pub previous_weights: Vec<SlotWeight>,
+    /// What runs when a rollback starts (observed then; empty when writing a deploy program).
+    pub current: Vec<SlotStatus>,
     /// The strategy block from the manifest.
     pub strategy: StrategySpec,
     /// True when a traffic router serves this component.
@@ -61,6 +63,7 @@ impl RolloutSpec {
             config: RenderedConfig::new(),
             previous: Vec::new(),
             previous_weights: Vec::new(),
+            current: Vec::new(),
             strategy,
             has_router: false,
         }
@@ -70,6 +73,12 @@ impl RolloutSpec {
     pub fn with_previous(mut self, previous: Vec<SlotStatus>, weights: Vec<SlotWeight>) -> Self {
         self.previous = previous;
         self.previous_weights = weights;
+        self
+    }
+
+    /// Sets what runs when the rollback starts.
+    pub fn with_current(mut self, current: Vec<SlotStatus>) -> Self {
+        self.current = current;
         self
     }
 
