@@ -256,3 +256,71 @@ async fn actions_on_an_unknown_release_are_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), release_core::ErrorKind::NotFound);
 }
+
+/// Closed until a given time, then open (a deployment window, M5.6).
+struct OpensAt(DateTime<Utc>);
+
+#[async_trait::async_trait]
+impl release_core::plugin::Gate for OpensAt {
+    async fn evaluate(
+        &self,
+        context: &release_core::plugin::GateContext,
+    ) -> release_core::Result<release_core::plugin::GateVerdict> {
+        use release_core::plugin::{GateVerdict, Reason};
+        Ok(if context.now >= self.0 {
+            GateVerdict::Pass {
+                reasons: vec![Reason::new("window.open", "the window is open")],
+            }
+        } else {
+            GateVerdict::Wait {
+                until: Some(self.0),
+                reasons: vec![Reason::new(
+                    "window.closed",
+                    format!("the window opens at {}", self.0),
+                )],
+            }
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gate_that_names_its_opening_is_waited_for_when_the_host_allows() {
+    let gated = PLATFORM.replace(
+        "{ name: verify, environments: [staging] }",
+        "{ name: verify, environments: [staging], entry_gates: [ { window: {} } ] }",
+    );
+    let platform = match parse_str(&gated, "p.yaml", Format::Yaml).unwrap().remove(0) {
+        Document::Platform(p) => p.value,
+        Document::Release(_) => unreachable!(),
+    };
+    let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let opens = start + chrono::Duration::hours(2);
+    let build = |wait: Option<Duration>| {
+        Engine::builder()
+            .ledger(Arc::new(InMemoryLedger::new()))
+            .clock(Arc::new(TokioClock::new(start)))
+            .target("default", Arc::new(InMemoryTarget::new()))
+            .strategy(Arc::new(Pausing))
+            .gate("window", Arc::new(OpensAt(opens)))
+            .options(EngineOptions::default().with_wait_for_gates(wait))
+            .build()
+            .unwrap()
+    };
+    // A CI job (the default) stops and reports what it waits for.
+    let outcome = build(None)
+        .start(&platform, &release("1.0.0"), "ana@x")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, RunOutcome::Waiting { reason, .. } if reason.contains("the window opens at")),
+        "{outcome:?}"
+    );
+    // A long-running host lets the engine wait for the window, then goes on.
+    let outcome = build(Some(Duration::from_secs(3 * 3600)))
+        .start(&platform, &release("1.0.0"), "ana@x")
+        .await
+        .unwrap();
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+}

@@ -72,6 +72,9 @@ pub struct EngineOptions {
     pub retries: u32,
     /// Parallelism inside a wave when the plan sets none.
     pub max_parallel: usize,
+    /// How long the engine may wait in process for a gate that says when it opens (a
+    /// deployment window); `None` (the default, right for CI jobs) returns `Waiting` instead.
+    pub wait_for_gates: Option<Duration>,
 }
 
 impl EngineOptions {
@@ -105,6 +108,12 @@ impl EngineOptions {
         self
     }
 
+    /// Lets the engine wait in process, up to `limit`, for a gate that names when it opens.
+    pub fn with_wait_for_gates(mut self, limit: Option<Duration>) -> Self {
+        self.wait_for_gates = limit;
+        self
+    }
+
     /// Sets the default parallelism inside a wave.
     pub fn with_max_parallel(mut self, max_parallel: usize) -> Self {
         self.max_parallel = max_parallel;
@@ -121,6 +130,7 @@ impl Default for EngineOptions {
             poll_interval: Duration::from_secs(5),
             retries: 2,
             max_parallel: 8,
+            wait_for_gates: None,
         }
     }
 }

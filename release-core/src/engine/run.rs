@@ -474,7 +474,8 @@ impl Run {
             GatePosition::Entry => &phase.entry_gates,
             GatePosition::Exit => &phase.exit_gates,
         };
-        for spec in specs {
+        let mut pending = specs.iter().peekable();
+        while let Some(spec) = pending.peek().copied() {
             let name = gate_name(spec).to_owned();
             let passed = self
                 .state(|s| {
@@ -484,6 +485,7 @@ impl Run {
                 })
                 .await;
             if passed {
+                pending.next();
                 continue;
             }
             let verdict = match self.inner.gates.get(&name) {
@@ -514,11 +516,30 @@ impl Run {
                 .await?;
             let _ = record;
             match verdict {
-                GateVerdict::Pass { .. } => {}
-                GateVerdict::Wait { reasons, .. } => {
+                GateVerdict::Pass { .. } => {
+                    pending.next();
+                }
+                GateVerdict::Wait { reasons, until } => {
                     let why: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
                     let reason = format!("gate `{name}` waits: {}", why.join("; "));
-                    return self.wait(Some(env), reason).await.map(Some);
+                    // A gate that names when it opens (a deployment window) is waited for in
+                    // process when the host allows that long a wait; then it is asked again.
+                    let now = self.inner.clock.now();
+                    let wait = until.and_then(|t| (t - now).to_std().ok());
+                    match (wait, self.inner.options.wait_for_gates) {
+                        (Some(wait), Some(limit)) if wait <= limit => {
+                            self.wait(Some(env), reason).await?;
+                            if !self.sleep(wait.max(Duration::from_secs(1)), true).await? {
+                                return self
+                                    .finish(Outcome::Aborted {
+                                        environment: Some(env.clone()),
+                                    })
+                                    .await
+                                    .map(Some);
+                            }
+                        }
+                        _ => return self.wait(Some(env), reason).await.map(Some),
+                    }
                 }
                 GateVerdict::Fail { reasons } => {
                     let why: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
