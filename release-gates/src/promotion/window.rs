@@ -373,3 +373,60 @@ fn fmt_duration(d: Duration) -> String {
         format!("{}m", mins.max(0))
     }
 }
+
+/// The window gate (`window`): the environment's windows at `now`, with the stage's
+/// estimated duration (from the planner) as runway on entry.
+#[derive(Clone, Debug, Default)]
+pub struct WindowGate;
+
+impl WindowGate {
+    /// The verdict for one evaluation (the gate's pure core).
+    pub fn decide(
+        &self,
+        context: &super::policy::GateInput<'_>,
+    ) -> Result<release_core::plugin::GateVerdict, GatesError> {
+        use release_core::plan::{PlanOptions, plan_release};
+        use release_core::plugin::{GatePosition, GateVerdict};
+        let env = context.environment;
+        let Some(environment) = context.platform.environment(env.as_str()) else {
+            return Ok(GateVerdict::Fail {
+                reasons: vec![Reason::new(
+                    "window.unknown_environment",
+                    format!("the platform has no environment {env}"),
+                )],
+            });
+        };
+        let schedule = WindowSchedule::compile(environment)?;
+        let runway = if context.position == GatePosition::Entry && !schedule.is_empty() {
+            let plan = plan_release(
+                context.platform,
+                context.release,
+                &PlanOptions::new().with_environment(env.clone()),
+            )
+            .map_err(|source| GatesError::Plan {
+                environment: env.clone(),
+                source,
+            })?;
+            plan.stages
+                .iter()
+                .find(|s| &s.environment == env)
+                .map(|s| s.estimated_duration.as_duration())
+                .unwrap_or_default()
+        } else {
+            std::time::Duration::ZERO
+        };
+        let decision = schedule.decide(context.now, runway);
+        Ok(if decision.open {
+            GateVerdict::Pass {
+                reasons: decision.reasons,
+            }
+        } else {
+            GateVerdict::Wait {
+                until: decision.next_open,
+                reasons: decision.reasons,
+            }
+        })
+    }
+}
+
+crate::promotion::policy::gate_via_input!(WindowGate, "WindowGate");
