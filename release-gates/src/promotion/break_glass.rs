@@ -32,14 +32,13 @@ pub fn active_override(
             let actor = f.record.actor.clone();
             f.payload.ok().filter(|b| b.operator.as_str() == actor)
         })
-        .filter(|b| {
+        .rfind(|b| {
             &b.release == release.id()
                 && &b.environment == environment
                 && b.gate == gate
                 && now < b.expires_at
                 && !b.reason.trim().is_empty()
         })
-        .last()
 }
 
 /// Applies an override to a verdict: Fail or Wait become Pass with the override's reason

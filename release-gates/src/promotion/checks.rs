@@ -116,7 +116,7 @@ pub struct ChangeRequestGate;
 impl ChangeRequestGate {
     /// The verdict for one evaluation (the gate's pure core).
     pub fn decide(&self, context: &GateInput<'_>) -> Result<GateVerdict, GatesError> {
-        Ok(evaluate_change_requests(&context.release, context.now))
+        Ok(evaluate_change_requests(context.release, context.now))
     }
 }
 
@@ -137,7 +137,7 @@ impl ConfigBaselineGate {
                 )],
             });
         };
-        let baselines = find_evidence::<ConfigBaseline>(&context.events, Some(env));
+        let baselines = find_evidence::<ConfigBaseline>(context.events, Some(env));
         let mut reasons = Vec::new();
         let (mut failed, mut waiting) = (false, false);
         for (id, version) in &context.release.components {
@@ -148,7 +148,7 @@ impl ConfigBaselineGate {
                 continue;
             }
             let rendered = match render_component(
-                &context.platform,
+                context.platform,
                 component,
                 environment,
                 Some(&version.version),
@@ -225,12 +225,11 @@ impl BackupVerifiedGate {
             _ => release_core::model::HumanDuration::from_mins(24 * 60),
         };
         let env = context.environment;
-        let found: Vec<BackupVerified> =
-            find_evidence::<BackupVerified>(&context.events, Some(env))
-                .into_iter()
-                .filter(|f| f.environment == Some(env))
-                .filter_map(|f| f.payload.ok())
-                .collect();
+        let found: Vec<BackupVerified> = find_evidence::<BackupVerified>(context.events, Some(env))
+            .into_iter()
+            .filter(|f| f.environment == Some(env))
+            .filter_map(|f| f.payload.ok())
+            .collect();
         let max =
             chrono::Duration::from_std(max_age.as_duration()).unwrap_or(chrono::Duration::MAX);
         let good = found
@@ -307,7 +306,7 @@ impl RunbookAckGate {
             });
         };
         let mut reasons = Vec::new();
-        for found in find_evidence::<RunbookAck>(&context.events, Some(context.environment)) {
+        for found in find_evidence::<RunbookAck>(context.events, Some(context.environment)) {
             let Ok(ack) = found.payload else { continue };
             if &ack.team != team {
                 continue;

@@ -218,10 +218,10 @@ impl JunitGate {
             GateSpec::Junit { min_pass_rate } => min_pass_rate.ratio(),
             _ => 1.0,
         };
-        let newest = find_evidence::<JunitReport>(&context.events, None)
+        let newest = find_evidence::<JunitReport>(context.events, None)
             .into_iter()
             .filter_map(|f| f.payload.ok())
-            .last();
+            .next_back();
         let Some(report) = newest else {
             return Ok(GateVerdict::Wait {
                 until: None,

@@ -93,8 +93,8 @@ impl LifecycleGate {
     pub fn decide(&self, context: &GateInput<'_>) -> Result<GateVerdict, GatesError> {
         Ok(may_enter_phase(
             &context.platform.lifecycle,
-            &context.phase,
-            &context.events,
+            context.phase,
+            context.events,
         ))
     }
 }

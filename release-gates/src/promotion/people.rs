@@ -193,9 +193,9 @@ impl ApprovalGate {
             &rules,
             allow_self,
             &self.roles,
-            &context.environment,
+            context.environment,
             context.started_by,
-            &context.events,
+            context.events,
         ))
     }
 }
@@ -351,9 +351,9 @@ impl SignOffGate {
             &required,
             allow_authors,
             &self.roles,
-            &context.release,
-            &context.environment,
-            &context.events,
+            context.release,
+            context.environment,
+            context.events,
         ))
     }
 }

@@ -226,7 +226,7 @@ impl SarifGate {
                 )],
             });
         };
-        let reports: Vec<SarifReport> = find_evidence::<SarifReport>(&context.events, None)
+        let reports: Vec<SarifReport> = find_evidence::<SarifReport>(context.events, None)
             .into_iter()
             .filter_map(|f| f.payload.ok())
             .collect();

@@ -430,3 +430,195 @@ impl WindowGate {
 }
 
 crate::promotion::policy::gate_via_input!(WindowGate, "WindowGate");
+
+#[cfg(test)]
+mod tests {
+    // covers M5.6
+    use super::*;
+    use release_core::model::HumanDuration;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn env(rules: Vec<WindowRule>) -> Environment {
+        serde_json::from_value::<Environment>(
+            serde_json::json!({"name": "production", "tier": "production"}),
+        )
+        .map(|mut e| {
+            e.windows = rules;
+            e
+        })
+        .unwrap()
+    }
+
+    fn recurring(cron: &str, hours: u64, tz: &str) -> WindowSpec {
+        WindowSpec {
+            cron: Some(cron.into()),
+            duration: Some(HumanDuration::from_mins(hours * 60)),
+            timezone: Some(tz.into()),
+            ..WindowSpec::default()
+        }
+    }
+
+    fn schedule(rules: Vec<WindowRule>) -> WindowSchedule {
+        WindowSchedule::compile(&env(rules)).unwrap()
+    }
+
+    const ZERO: std::time::Duration = std::time::Duration::ZERO;
+
+    #[test]
+    fn weekday_window_follows_local_time_across_spring_forward() {
+        for (tz, winter_monday, summer_monday) in [
+            (
+                "Europe/Berlin",
+                "2026-03-23T08:00:00Z",
+                "2026-03-30T07:00:00Z",
+            ),
+            (
+                "America/New_York",
+                "2026-03-02T14:00:00Z",
+                "2026-03-09T13:00:00Z",
+            ),
+        ] {
+            let s = schedule(vec![WindowRule::Allow(recurring("0 9 * * MON-THU", 6, tz))]);
+            for start in [winter_monday, summer_monday] {
+                let start = utc(start);
+                assert!(
+                    !s.decide(start - Duration::minutes(1), ZERO).open,
+                    "{tz} {start}"
+                );
+                let d = s.decide(start, ZERO);
+                assert!(d.open, "{tz} {start}");
+                assert_eq!(d.closes_at, Some(start + Duration::hours(6)), "{tz}");
+                assert!(!s.decide(start + Duration::hours(6), ZERO).open, "{tz}");
+            }
+            // Closed on the Friday after; reopens Monday 09:00 local.
+            let friday = utc(summer_monday) + Duration::days(4);
+            let d = s.decide(friday, ZERO);
+            assert!(!d.open);
+            assert_eq!(d.next_open, Some(utc(summer_monday) + Duration::days(7)));
+        }
+    }
+
+    #[test]
+    fn weekday_window_follows_local_time_across_fall_back() {
+        // Berlin: last Monday of summer time 2026-10-19 (07:00Z), first of winter 10-26 (08:00Z).
+        // New York: 2026-10-26 (13:00Z) and 2026-11-02 (14:00Z).
+        for (tz, summer, winter) in [
+            (
+                "Europe/Berlin",
+                "2026-10-19T07:00:00Z",
+                "2026-10-26T08:00:00Z",
+            ),
+            (
+                "America/New_York",
+                "2026-10-26T13:00:00Z",
+                "2026-11-02T14:00:00Z",
+            ),
+        ] {
+            let s = schedule(vec![WindowRule::Allow(recurring("0 9 * * MON-THU", 6, tz))]);
+            let d = s.decide(utc(summer) + Duration::days(4), ZERO);
+            assert_eq!(d.next_open, Some(utc(winter)), "{tz}");
+        }
+    }
+
+    #[test]
+    fn start_in_the_spring_forward_gap_moves_to_the_end_of_the_gap() {
+        // 2026-03-29 02:30 does not exist in Berlin: the window opens at 03:00 CEST (01:00Z).
+        let s = schedule(vec![WindowRule::Allow(recurring(
+            "30 2 29 3 *",
+            1,
+            "Europe/Berlin",
+        ))]);
+        let d = s.decide(utc("2026-03-29T00:00:00Z"), ZERO);
+        assert_eq!(d.next_open, Some(utc("2026-03-29T01:00:00Z")));
+        let d = s.decide(utc("2026-03-29T01:30:00Z"), ZERO);
+        assert!(d.open);
+        assert_eq!(d.closes_at, Some(utc("2026-03-29T02:00:00Z")));
+        // New York, 2026-03-08 02:30 does not exist: 03:00 EDT = 07:00Z.
+        let s = schedule(vec![WindowRule::Allow(recurring(
+            "30 2 8 3 *",
+            1,
+            "America/New_York",
+        ))]);
+        let d = s.decide(utc("2026-03-08T05:00:00Z"), ZERO);
+        assert_eq!(d.next_open, Some(utc("2026-03-08T07:00:00Z")));
+    }
+
+    #[test]
+    fn ambiguous_fall_back_start_opens_once_at_the_first_occurrence() {
+        // 2026-10-25 02:30 happens twice in Berlin; the window opens at 02:30 CEST (00:30Z).
+        let s = schedule(vec![WindowRule::Allow(recurring(
+            "30 2 25 10 *",
+            1,
+            "Europe/Berlin",
+        ))]);
+        assert!(s.decide(utc("2026-10-25T00:45:00Z"), ZERO).open);
+        // 02:45 CET (the second pass, 01:45Z) is after the hour: closed.
+        assert!(!s.decide(utc("2026-10-25T01:45:00Z"), ZERO).open);
+    }
+
+    #[test]
+    fn runway_that_does_not_fit_waits_for_the_next_window() {
+        let s = schedule(vec![WindowRule::Allow(recurring(
+            "0 9 * * MON-THU",
+            6,
+            "Europe/Berlin",
+        ))]);
+        // Monday 14:30 CEST: 30 minutes left, the deploy needs 2h.
+        let d = s.decide(
+            utc("2026-03-30T12:30:00Z"),
+            std::time::Duration::from_secs(7200),
+        );
+        assert!(!d.open);
+        assert!(d.reasons.iter().any(|r| r.code == "window.runway"));
+        assert_eq!(d.next_open, Some(utc("2026-03-31T07:00:00Z")));
+    }
+
+    #[test]
+    fn a_freeze_closes_and_cuts_the_runway() {
+        let freeze = WindowSpec {
+            from: Some(DateTime::parse_from_rfc3339("2026-03-31T10:00:00+02:00").unwrap()),
+            to: Some(DateTime::parse_from_rfc3339("2026-04-02T00:00:00+02:00").unwrap()),
+            reason: Some("quarter close".into()),
+            ..WindowSpec::default()
+        };
+        let s = schedule(vec![
+            WindowRule::Allow(recurring("0 9 * * MON-THU", 6, "Europe/Berlin")),
+            WindowRule::Deny(freeze),
+        ]);
+        let d = s.decide(utc("2026-03-31T09:00:00Z"), ZERO);
+        assert!(!d.open);
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.code == "window.frozen" && r.message.contains("quarter close"))
+        );
+        // Tuesday 09:00 CEST with a 2h deploy: the freeze starts at 10:00, so it waits to Thursday.
+        let d = s.decide(
+            utc("2026-03-31T07:00:00Z"),
+            std::time::Duration::from_secs(7200),
+        );
+        assert_eq!(d.next_open, Some(utc("2026-04-02T07:00:00Z")));
+    }
+
+    #[test]
+    fn invalid_windows_are_typed_errors() {
+        let err = WindowSchedule::compile(&env(vec![WindowRule::Allow(recurring(
+            "0 9 * * MON",
+            1,
+            "Mars/Olympus",
+        ))]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("time zone `Mars/Olympus` is unknown"),
+            "{err}"
+        );
+        let mut no_duration = recurring("0 9 * * *", 1, "UTC");
+        no_duration.duration = None;
+        let err = WindowSchedule::compile(&env(vec![WindowRule::Deny(no_duration)])).unwrap_err();
+        assert!(matches!(err, GatesError::InvalidWindow { index: 0, .. }));
+    }
+}
