@@ -84,8 +84,8 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
-    /// A deployment did not converge.
-    #[error("{component} in {environment} did not converge: {message}")]
+    /// A deployment step failed: no convergence, a failed probe or analysis.
+    #[error("{component} in {environment}: {message}")]
     Deployment {
         /// The component.
         component: ComponentId,

@@ -303,6 +303,110 @@ async fn a_fault_at_every_step_in_turn_leaves_each_environment_on_one_known_vers
     }
 }
 
+/// Fails the Nth probe check (counting from 1).
+struct FailNthProbe {
+    seen: AtomicUsize,
+    fail_at: usize,
+}
+
+#[async_trait]
+impl release_core::plugin::Probe for FailNthProbe {
+    async fn check(
+        &self,
+        _: &release_core::plugin::ProbeRequest,
+    ) -> Result<release_core::plugin::ProbeOutcome> {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(if n == self.fail_at {
+            release_core::plugin::ProbeOutcome::unhealthy(format!("injected probe failure {n}"))
+        } else {
+            release_core::plugin::ProbeOutcome::healthy("ok")
+        })
+    }
+}
+
+/// The other half of "a fault at each step in turn": the probes that follow every apply and
+/// every verify step (M5.4) fail in turn.
+#[tokio::test(start_paused = true)]
+async fn a_failed_health_check_at_every_step_in_turn_rolls_back_cleanly() {
+    let clean = Rig::new();
+    ship(&clean, "1.0.0").await;
+    let probes = Arc::new(FailNthProbe {
+        seen: AtomicUsize::new(0),
+        fail_at: 0,
+    });
+    let engine = Engine::builder()
+        .ledger(clean.ledger.clone())
+        .clock(Arc::new(TokioClock::new(start_time())))
+        .target("default", clean.target.clone())
+        .probe("health", probes.clone())
+        .options(EngineOptions::default().with_poll_interval(std::time::Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    engine
+        .start(
+            &platform(PLATFORM),
+            &release(&release_yaml("2.0.0", "10m")),
+            "ana@x",
+        )
+        .await
+        .unwrap();
+    let checks = probes.seen.load(Ordering::SeqCst);
+    assert_eq!(
+        checks, 30,
+        "an apply and a verify per component and environment"
+    );
+
+    for fail_at in 1..=checks {
+        let rig = Rig::new();
+        ship(&rig, "1.0.0").await;
+        let engine = Engine::builder()
+            .ledger(rig.ledger.clone())
+            .clock(Arc::new(TokioClock::new(start_time())))
+            .target("default", rig.target.clone())
+            .probe(
+                "health",
+                Arc::new(FailNthProbe {
+                    seen: AtomicUsize::new(0),
+                    fail_at,
+                }),
+            )
+            .options(
+                EngineOptions::default().with_poll_interval(std::time::Duration::from_secs(30)),
+            )
+            .build()
+            .unwrap();
+        let outcome = engine
+            .start(
+                &platform(PLATFORM),
+                &release(&release_yaml("2.0.0", "10m")),
+                "ana@x",
+            )
+            .await
+            .unwrap();
+        let failed_env = ["dev", "staging", "production"][(fail_at - 1) / 10];
+        assert!(
+            matches!(outcome.outcome(), Some(Outcome::RolledBack { environment, .. }) if environment == failed_env),
+            "probe {fail_at}: {outcome:?}"
+        );
+        for (env, versions) in rig.versions() {
+            let order = |e: &str| {
+                ["dev", "staging", "production"]
+                    .iter()
+                    .position(|x| *x == e)
+            };
+            let expected = if order(&env) < order(failed_env) {
+                "2.0.0"
+            } else {
+                "1.0.0"
+            };
+            assert!(
+                all_on(&versions, expected),
+                "probe {fail_at}, {env}: {versions:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_error_spike_in_the_watch_window_rolls_production_back() {
     let rig = Rig::new();

@@ -20,10 +20,12 @@
 //! - `pause_between` pauses after each batch of the first pass except the last.
 //! - Nothing running yet (first deploy): apply `stable` at full size. The same version,
 //!   artifact and configuration already in `stable`: only its size is applied.
-//! - **Rollback** re-applies the previous `stable` spec (a no-op while it still runs at full
-//!   size), then sends all traffic to it and removes `next`. A strategy's rollback program is
-//!   written without knowing how far the rollout got, so it cannot batch the way back; it
-//!   never removes capacity before the old version is ready again.
+//! - **Rollback** goes back in batches when the rollout stopped in its first pass (the engine
+//!   hands the state observed when the rollback starts in `RolloutSpec::current`): the old
+//!   `stable` grows back and `next` shrinks under the rollout's own bounds. In any other state
+//!   (the hand-back pass, nothing observed) it re-applies the previous `stable` spec at once,
+//!   sends all traffic to it and removes `next`; it never removes capacity before the old
+//!   version is ready again.
 
 use release_core::Result;
 use release_core::model::{RollingSpec, StrategySpec};
@@ -98,6 +100,62 @@ impl Rolling {
             },
             &self.defaults,
         )?)
+    }
+}
+
+impl Rolling {
+    /// The way back in batches, when the rollout stopped during its first pass: `stable` still
+    /// runs the old version (at some size) and `next` the new one. The engine observes that
+    /// state when the rollback starts ([`RolloutSpec::current`]); the old version grows back
+    /// and `next` shrinks under the same surge and unavailability bounds as the rollout, with
+    /// weights following the replica counts. Any other state falls back to the one-shot
+    /// re-apply.
+    fn batched_rollback(&self, spec: &RolloutSpec) -> Option<Vec<RolloutStep>> {
+        let old = running(spec, STABLE)?;
+        if !spec.previous.iter().all(|p| p.spec.slot == STABLE) {
+            return None;
+        }
+        let now_stable = spec.current.iter().find(|c| c.spec.slot == STABLE)?;
+        let now_next = spec.current.iter().find(|c| c.spec.slot == NEXT)?;
+        let same_build = now_stable.spec.version == old.spec.version
+            && now_stable.spec.artifact == old.spec.artifact
+            && now_stable.spec.config_digest == old.spec.config_digest;
+        if !same_build || spec.current.len() != 2 {
+            return None;
+        }
+        let params = self.parameters(spec).ok()?;
+        let mut budget_spec = spec.clone();
+        budget_spec.replicas = old.spec.replicas;
+        let budget = Budget::resolve(
+            "rolling",
+            &budget_spec,
+            params.max_surge,
+            params.max_unavailable,
+        )
+        .ok()?;
+        let router = spec.has_router;
+        let mut steps = Vec::new();
+        let mut weights = |after: &[Move], _: bool, steps: &mut Vec<RolloutStep>| {
+            if router && let Some(w) = weights_of(after) {
+                push_weights(steps, w);
+            }
+        };
+        let mut moves = [
+            Move::new(
+                old.spec.clone(),
+                now_stable.spec.replicas,
+                old.spec.replicas,
+            ),
+            Move::new(now_next.spec.clone(), now_next.spec.replicas, 0),
+        ];
+        transition(&mut moves, budget, &mut steps, &mut weights, None);
+        if router {
+            push_weights(&mut steps, vec![SlotWeight::new(STABLE, 100)]);
+        }
+        steps.push(RolloutStep::RemoveSlot {
+            slot: NEXT.to_owned(),
+        });
+        Some(steps)
     }
 }
 
@@ -200,6 +258,9 @@ impl Strategy for Rolling {
 
     fn rollback_steps(&self, spec: &RolloutSpec) -> Vec<RolloutStep> {
         let only_stable = spec.previous.iter().all(|p| p.spec.slot == STABLE);
+        if let Some(batched) = self.batched_rollback(spec) {
+            return batched;
+        }
         match running(spec, STABLE) {
             Some(old) if only_stable => {
                 let mut steps = vec![RolloutStep::Apply(old.spec.clone())];

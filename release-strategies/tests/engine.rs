@@ -801,7 +801,7 @@ impl Notifier for Stopwatch {
 /// strategy and failure, plus the wall-clock time of the same span in this process (debug
 /// build, in-memory ledger, target and router). A state-changing apply converges in 10 s of
 /// virtual time here (the in-memory target reports it unready for one observe; the engine
-/// polls every 5 s); a no-op apply takes none. Printed for ROLLBACK_TIMES.md:
+/// polls every 5 s); a no-op apply takes none. Printed for BENCHMARKS.md:
 /// `cargo test -p release-strategies --test engine rollback_times -- --nocapture`.
 #[tokio::test(start_paused = true)]
 async fn rollback_times() {

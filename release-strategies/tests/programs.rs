@@ -352,3 +352,63 @@ fn all_registers_every_built_in_strategy_by_its_manifest_name() {
     let names: Vec<String> = all().iter().map(|s| s.name().to_owned()).collect();
     assert_eq!(names, ["all_at_once", "rolling", "blue_green", "canary"]);
 }
+
+#[test]
+fn rolling_rolls_back_in_batches_from_where_the_first_pass_stopped() {
+    // The rollout stopped with two old replicas in `stable` and three new ones in `next`.
+    let s = spec(
+        strategy_block("rolling: {}"),
+        4,
+        vec![running("stable", "1.0.0", 4)],
+        true,
+    )
+    .with_current(vec![
+        running("next", "2.0.0", 3),
+        running("stable", "1.0.0", 2),
+    ]);
+    let steps = Rolling::default().rollback_steps(&s);
+    assert_eq!(
+        labels(&steps),
+        [
+            // At the ceiling of 5 already: `next` shrinks first, down to the floor of 3 ready
+            // (weights follow the counts before anything shrinks), then the old version grows.
+            "weights stable 67 / next 33",
+            "apply next ×1 v2.0.0",
+            "apply stable ×4 v1.0.0",
+            "weights stable 100",
+            "apply next ×0 v2.0.0",
+            "remove next",
+        ]
+    );
+    // Never above replicas + surge, never below replicas − unavailable.
+    let mut counts = std::collections::BTreeMap::from([("stable", 2u32), ("next", 3u32)]);
+    for step in &steps {
+        if let RolloutStep::Apply(a) = step {
+            let before = counts[a.slot.as_str()];
+            counts.insert(
+                if a.slot == "stable" { "stable" } else { "next" },
+                a.replicas,
+            );
+            let total: u32 = counts.values().sum();
+            assert!(total <= 5, "{counts:?}");
+            if a.replicas < before {
+                assert!(total >= 3, "{counts:?}");
+            }
+        }
+    }
+    // Mid hand-back (`stable` already new), the way back is the one-shot re-apply.
+    let late = spec(
+        strategy_block("rolling: {}"),
+        4,
+        vec![running("stable", "1.0.0", 4)],
+        true,
+    )
+    .with_current(vec![
+        running("next", "2.0.0", 2),
+        running("stable", "2.0.0", 3),
+    ]);
+    assert_eq!(
+        labels(&Rolling::default().rollback_steps(&late))[0],
+        "apply stable ×4 v1.0.0"
+    );
+}

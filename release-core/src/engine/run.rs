@@ -1433,7 +1433,7 @@ impl Run {
                 component: component.clone(),
                 environment: env.clone(),
                 message: format!(
-                    "analysis {analysis} {}: measurements {:?}",
+                    "analysis {analysis} {}; measurements: {}",
                     if outcome == AnalysisOutcome::Failed {
                         "failed"
                     } else {
@@ -1441,8 +1441,13 @@ impl Run {
                     },
                     measurements
                         .iter()
-                        .map(Measurement::value)
+                        .map(|m| match m {
+                            Measurement::Value(v) => v.to_string(),
+                            Measurement::NoData => "no data".to_owned(),
+                            Measurement::Error(e) => format!("error ({e})"),
+                        })
                         .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }),
         }

@@ -102,6 +102,44 @@ pub struct GateContext {
     pub events: Arc<[Record]>,
 }
 
+impl GateContext {
+    /// A context for evaluating `spec` at `now` (hosts and tests build these; the engine fills
+    /// the journal and who started the release).
+    pub fn new(
+        platform: Arc<Platform>,
+        release: Arc<Release>,
+        environment: EnvironmentName,
+        phase: PhaseName,
+        position: GatePosition,
+        spec: GateSpec,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            platform,
+            release,
+            environment,
+            phase,
+            position,
+            spec,
+            now,
+            started_by: None,
+            events: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Sets the journal the gate reads evidence from.
+    pub fn with_events(mut self, events: impl Into<Arc<[Record]>>) -> Self {
+        self.events = events.into();
+        self
+    }
+
+    /// Sets who started the release.
+    pub fn with_started_by(mut self, person: Option<PersonId>) -> Self {
+        self.started_by = person;
+        self
+    }
+}
+
 /// A promotion gate.
 #[async_trait]
 pub trait Gate: Send + Sync {
