@@ -22,5 +22,8 @@ pub mod policy;
 pub mod sarif;
 pub mod window;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::GatesError;
 pub use policy::{GateInput, GatesConfig, PolicyDecision, evaluate, gates, may_enter, register};
