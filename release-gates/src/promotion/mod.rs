@@ -17,6 +17,7 @@ pub mod error;
 pub mod evidence;
 pub mod junit;
 pub mod lifecycle;
+pub mod load_test;
 pub mod people;
 pub mod policy;
 pub mod sarif;

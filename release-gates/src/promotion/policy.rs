@@ -22,6 +22,7 @@ use super::break_glass::{Overridable, active_override, apply_override};
 use super::checks::{BackupVerifiedGate, ChangeRequestGate, ConfigBaselineGate, RunbookAckGate};
 use super::junit::JunitGate;
 use super::lifecycle::{LifecycleGate, may_enter_phase};
+use super::load_test::LoadTestGate;
 use super::people::{ApprovalGate, RoleDirectory, SignOffGate};
 use super::sarif::SarifGate;
 use super::window::WindowGate;
@@ -118,7 +119,8 @@ impl GatesConfig {
     }
 }
 
-/// Every gate of this module, by its registered name. `lifecycle` is a custom gate name.
+/// Every gate of this module, by its registered name. `lifecycle` and `load_test` are custom
+/// gate names.
 pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
     let mut out: BTreeMap<&'static str, Arc<dyn Gate>> = BTreeMap::new();
     out.insert("sign_off", Arc::new(SignOffGate::new(config.roles.clone())));
@@ -137,6 +139,7 @@ pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
         Arc::new(RunbookAckGate::new(config.teams.clone())),
     );
     out.insert("lifecycle", Arc::new(LifecycleGate));
+    out.insert("load_test", Arc::new(LoadTestGate));
     out
 }
 
@@ -162,6 +165,7 @@ pub fn evaluate(config: &GatesConfig, input: &GateInput<'_>) -> GateVerdict {
         GateSpec::BackupVerified { .. } => BackupVerifiedGate.decide(input),
         GateSpec::RunbookAck { .. } => RunbookAckGate::new(config.teams.clone()).decide(input),
         GateSpec::Custom { name, .. } if name == "lifecycle" => LifecycleGate.decide(input),
+        GateSpec::Custom { name, .. } if name == "load_test" => LoadTestGate.decide(input),
         _ => Ok(GateVerdict::Fail {
             reasons: vec![Reason::new(
                 "policy.unknown_gate",
