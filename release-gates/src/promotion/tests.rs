@@ -921,3 +921,150 @@ fn may_enter_refuses_an_environment_outside_the_lifecycle() {
     assert!(!d.allowed);
     assert_eq!(d.reasons[0].code, "policy.not_in_lifecycle");
 }
+
+// ---- properties (M5.2, M2.3, M5.6) ----
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pool() -> Vec<GateSpec> {
+        vec![
+            two_sres(),
+            spec(json!({"approval": {"rules": [{"count": 1}]}})),
+            spec(json!({"change_request": {}})),
+            spec(json!({"backup_verified": {"max_age": "1h"}})),
+            spec(json!({"runbook_ack": {"team": "ops"}})),
+            spec(json!({"sign_off": {"roles": ["qa-lead"]}})),
+            spec(json!({"custom": {"name": "lifecycle"}})),
+            spec(json!({"junit": {"min_pass_rate": 75.0}})),
+            spec(json!({"custom": {"name": "unknown"}})),
+        ]
+    }
+
+    /// A journal from a bit set over the events the pool's gates read.
+    fn journal(bits: u16) -> Journal {
+        let mut j = Journal::default();
+        let on = |i: u16| bits & (1 << i) != 0;
+        for (i, env_name) in ["dev", "qa1", "qa2"].into_iter().enumerate() {
+            if on(i as u16) {
+                j = j.completed(env_name);
+            }
+        }
+        if on(3) {
+            j = j.approve("tom@x", "production");
+        }
+        if on(4) {
+            j = j.approve("eva@x", "production");
+        }
+        if on(5) {
+            j = j.reject("bo@x", "production");
+        }
+        if on(6) {
+            j = j.evidence("ops@x", Some("production"), &backup(true, true, now()));
+        }
+        if on(7) {
+            j = j.evidence(
+                "olga@x",
+                None,
+                &RunbookAck {
+                    team: "ops".into(),
+                    person: "olga@x".into(),
+                },
+            );
+        }
+        if on(8) {
+            j = j.evidence("qa@x", None, &sign("qa-lead", "qa@x"));
+        }
+        if on(9) {
+            j = j.evidence("ci", None, &JunitReport::parse("ci", JUNIT).expect("valid"));
+        }
+        if on(10) {
+            j = j.evidence(
+                "olga@x",
+                None,
+                &glass(
+                    "olga@x",
+                    "production",
+                    "approval",
+                    now() + Duration::hours(1),
+                ),
+            );
+        }
+        j
+    }
+
+    fn gated(gates: &[GateSpec]) -> Platform {
+        let list = serde_json::to_string(gates).expect("serializes");
+        platform_from(&PLATFORM.replace(
+            "{ name: release, environments: [production] }",
+            &format!("{{ name: release, environments: [production], entry_gates: {list} }}"),
+        ))
+    }
+
+    fn decide(gates: &[GateSpec], j: &Journal, minutes: i64) -> super::super::PolicyDecision {
+        may_enter(
+            &gated(gates),
+            &release(),
+            &env("production"),
+            now() + Duration::minutes(minutes),
+            &PersonId::new("ana@x"),
+            &j.0,
+            &roles().with_team_member("ops", "olga@x"),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Adding a gate never turns a refusal into an allowance; adding a gate that does not
+        /// pass on its own always refuses, and every earlier reason is still reported.
+        #[test]
+        fn adding_a_gate_is_monotone(
+            chosen in proptest::collection::vec(0usize..9, 0..4),
+            extra in 0usize..9,
+            bits in any::<u16>(),
+            minutes in -120i64..240,
+        ) {
+            let pool = pool();
+            let j = journal(bits);
+            let mut gates: Vec<GateSpec> = chosen.iter().map(|i| pool[*i].clone()).collect();
+            let before = decide(&gates, &j, minutes);
+            gates.push(pool[extra].clone());
+            let after = decide(&gates, &j, minutes);
+            prop_assert!(before.allowed || !after.allowed, "{before:?} then {after:?}");
+            let alone = decide(std::slice::from_ref(&pool[extra]), &j, minutes);
+            let extra_fails = alone
+                .reasons
+                .iter()
+                .any(|r| !r.code.starts_with("lifecycle/"))
+                && !alone.allowed;
+            if extra_fails {
+                prop_assert!(!after.allowed, "{alone:?} then {after:?}");
+            }
+            if !before.allowed {
+                for reason in &before.reasons {
+                    prop_assert!(after.reasons.contains(reason), "{reason:?} lost: {after:?}");
+                }
+            }
+        }
+
+        /// The same gate on the same evidence at the same time gives the same verdict.
+        #[test]
+        fn the_same_gate_on_the_same_evidence_decides_the_same(
+            index in 0usize..9,
+            bits in any::<u16>(),
+            minutes in -120i64..240,
+        ) {
+            let gate = &pool()[index];
+            let j = journal(bits);
+            let copy = Journal(j.0.clone());
+            let at = now() + Duration::minutes(minutes);
+            let config = roles().with_team_member("ops", "olga@x");
+            let (p, r) = (platform(), release());
+            let first = run_at(&config, &p, &r, "production", gate, at, Some("ana@x"), &j.0);
+            let second = run_at(&config, &p, &r, "production", gate, at, Some("ana@x"), &copy.0);
+            prop_assert_eq!(first, second);
+        }
+    }
+}
