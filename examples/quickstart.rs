@@ -19,21 +19,11 @@ use release_core::memory::{
 };
 use release_core::model::{Platform, Release, SecretRef, SecretValue};
 use release_core::plan::{PlanOptions, plan_release};
-use release_core::plugin::{Gate, GateContext, GateVerdict, Reason, TokioClock};
+use release_core::plugin::{Clock, TokioClock};
 use release_core::validate::{ValidateOptions, validate_set};
-
-/// Sign-offs, test results and windows are recorded by people and CI in a real pipeline; the
-/// quickstart's gates pass and say who "signed".
-struct DemoGate(&'static str);
-
-#[async_trait::async_trait]
-impl Gate for DemoGate {
-    async fn evaluate(&self, _: &GateContext) -> release_core::Result<GateVerdict> {
-        Ok(GateVerdict::Pass {
-            reasons: vec![Reason::new("demo", self.0)],
-        })
-    }
-}
+use release_gates::promotion::evidence::{SignOff, evidence_draft};
+use release_gates::promotion::junit::JunitReport;
+use release_gates::promotion::{GatesConfig, register};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -44,31 +34,85 @@ fn die(message: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-async fn ship(engine: &Engine, platform: &Platform, release: &Release) -> RunOutcome {
+/// The JUnit report the staging suite "produced".
+const JUNIT: &str = r#"<testsuites>
+  <testsuite name="orders-integration" tests="212" failures="0" errors="0" skipped="0"/>
+  <testsuite name="checkout-journeys" tests="200" failures="0" errors="0" skipped="0"/>
+</testsuites>"#;
+
+/// Ships a release; whenever it waits for people, named people act as a real team would:
+/// QA and the business owner sign off staging (they wrote none of the changes), CI records
+/// the test results, and a release manager other than the one who started it approves
+/// production.
+async fn ship(
+    engine: &Engine,
+    ledger: &Arc<dyn Ledger>,
+    clock: &Arc<TokioClock>,
+    platform: &Platform,
+    release: &Release,
+) -> RunOutcome {
     let mut outcome = engine
         .start(platform, release, "ana@shop.example")
         .await
         .unwrap_or_else(|e| die(e));
-    // Production's approval gate: a second person approves, then the release resumes.
-    while let RunOutcome::Waiting {
-        environment,
-        reason,
-    } = &outcome
-    {
-        println!("  waiting: {reason}");
+    for _ in 0..10 {
+        let RunOutcome::Waiting {
+            environment,
+            reason,
+        } = &outcome
+        else {
+            break;
+        };
+        println!("   waiting: {reason}");
         let env = environment.clone().unwrap_or_else(|| "production".into());
-        engine
-            .approve(
-                release.id(),
-                &env,
-                "tom@shop.example",
-                Some("go".to_owned()),
-            )
-            .await
-            .unwrap_or_else(|e| die(e));
-        println!("  approved by tom@shop.example for {env}");
+        if reason.contains("`sign_off`") {
+            for (person, role) in [
+                ("mia@shop.example", "qa-lead"),
+                ("omar@shop.example", "business-owner"),
+            ] {
+                let sign = SignOff {
+                    role: role.into(),
+                    person: person.into(),
+                    comment: Some("looks good".to_owned()),
+                };
+                let draft = evidence_draft(
+                    release.id().clone(),
+                    clock.now(),
+                    person,
+                    Some(env.clone()),
+                    &sign,
+                );
+                ledger.append(draft, None).await.unwrap_or_else(|e| die(e));
+                println!("   signed off by {person} as {role}");
+            }
+        } else if reason.contains("`junit`") {
+            let report =
+                JunitReport::parse("ci/staging-tests.xml", JUNIT).unwrap_or_else(|e| die(e));
+            let draft = evidence_draft(
+                release.id().clone(),
+                clock.now(),
+                "ci@shop.example",
+                Some(env.clone()),
+                &report,
+            );
+            ledger.append(draft, None).await.unwrap_or_else(|e| die(e));
+            println!("   test results recorded by CI: 412 of 412 passed");
+        } else if reason.contains("`approval`") {
+            engine
+                .approve(
+                    release.id(),
+                    &env,
+                    "tom@shop.example",
+                    Some("go".to_owned()),
+                )
+                .await
+                .unwrap_or_else(|e| die(e));
+            println!("   approved by tom@shop.example (release manager) for {env}");
+        } else {
+            die(format!("nobody can answer: {reason}"));
+        }
         outcome = engine
-            .resume(release.id(), "tom@shop.example")
+            .resume(release.id(), "ana@shop.example")
             .await
             .unwrap_or_else(|e| die(e));
     }
@@ -131,34 +175,31 @@ async fn main() {
         .as_ref()
         .map(|s| s.start.to_utc())
         .unwrap_or_default();
-    let mut builder = Engine::builder()
+    let clock = Arc::new(TokioClock::new(start));
+    let builder = Engine::builder()
         .ledger(ledger.clone())
-        .clock(Arc::new(TokioClock::new(start)))
+        .clock(clock.clone())
         .target("local", target.clone())
         .router(router)
         .metrics("router", metrics.clone())
         .metrics("default", metrics.clone())
         .probe("health", Arc::new(InMemoryProbe::new()))
         .secrets(Arc::new(secrets))
-        .gate(
-            "sign_off",
-            Arc::new(DemoGate(
-                "signed off by qa-lead li@shop.example and business-owner raj@shop.example",
-            )),
-        )
-        .gate("junit", Arc::new(DemoGate("412 of 412 tests passed")))
-        .gate(
-            "window",
-            Arc::new(DemoGate("inside Monday–Thursday 09:00–15:00 Europe/Berlin")),
-        )
         .options(EngineOptions::default().with_holder("quickstart"));
-    for strategy in release_strategies::all() {
-        builder = builder.strategy(strategy);
-    }
+    let builder = release_strategies::all()
+        .into_iter()
+        .fold(builder, |b, strategy| b.strategy(strategy));
+    // Who holds which role: the gates read it (approvals by role, distinct sign-offs, M4.6).
+    let people = GatesConfig::default()
+        .with_role("mia@shop.example", "qa-lead")
+        .with_role("omar@shop.example", "business-owner")
+        .with_role("ana@shop.example", "release-manager")
+        .with_role("tom@shop.example", "release-manager");
+    let builder = register(builder, &people);
     let engine = builder.build().unwrap_or_else(|e| die(e));
 
     println!("2. shipping the baseline {}", baseline.id());
-    let outcome = ship(&engine, &platform, &baseline).await;
+    let outcome = ship(&engine, &ledger, &clock, &platform, &baseline).await;
     println!(
         "   {}",
         outcome
@@ -170,7 +211,7 @@ async fn main() {
         "3. shipping {} (canary for orders-api, blue-green for payments, rolling for web)",
         december.id()
     );
-    let outcome = ship(&engine, &platform, &december).await;
+    let outcome = ship(&engine, &ledger, &clock, &platform, &december).await;
     println!(
         "   {}",
         outcome
@@ -195,7 +236,7 @@ async fn main() {
         "4. shipping {}: its canary returns errors in production",
         bad.id()
     );
-    let outcome = ship(&engine, &platform, &bad).await;
+    let outcome = ship(&engine, &ledger, &clock, &platform, &bad).await;
     println!(
         "   {}",
         outcome
