@@ -202,3 +202,44 @@ async fn a_version_that_is_not_unpacked_is_not_found() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_that_crashes_on_start_leaves_the_old_one_serving() {
+    let rig = Rig::new(35_500, &[("1.0.0", false)]);
+    support::unpack_crashing(rig.dir.path(), "3.0.0");
+    let t = rig.target.as_ref();
+    let before = t
+        .apply(&ApplyRequest::new(spec("1.0.0", "stable", 1)))
+        .await
+        .unwrap();
+    let err = t
+        .apply(&ApplyRequest::new(spec("3.0.0", "stable", 1)))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+    let text = err.to_string();
+    assert!(
+        text.contains("replica 0 of slot stable exited before it was ready"),
+        "{text}"
+    );
+    let log = t.log_file("dev", "web", "stable", 0);
+    assert!(text.contains(&log.display().to_string()), "{text}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("no database")
+    );
+    let seen = t.observe(&"web".into(), &"dev".into()).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].spec.version.to_string(), "1.0.0");
+    assert_eq!(seen[0].endpoints, before.endpoints);
+    // A slot that never converged is not reported.
+    assert!(
+        t.apply(&ApplyRequest::new(spec("3.0.0", "canary", 1)))
+            .await
+            .is_err()
+    );
+    let seen = t.observe(&"web".into(), &"dev".into()).await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    t.stop_all().await.unwrap();
+}

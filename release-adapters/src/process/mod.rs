@@ -26,6 +26,8 @@
 //!   replicas actually alive and ready; dead ones are restarted by the next `apply`.
 //! - **Locking.** Calls are serialised by one async mutex: a local target manages a handful of
 //!   processes, and serial convergence keeps port allocation race-free within the target.
+//! - **Routers** learn endpoint changes through [`ProcessTarget::with_endpoint_hook`]: it is
+//!   called after new replicas are ready and before old ones are stopped.
 //! - Processes outlive the target value on purpose (an engine restart must not stop the
 //!   service); call [`ProcessTarget::stop_all`] to stop everything it manages.
 
@@ -35,4 +37,4 @@ mod target;
 
 pub use config::{PortRange, ProcessTargetConfig, Readiness};
 pub use error::ProcessError;
-pub use target::ProcessTarget;
+pub use target::{EndpointHook, ProcessTarget};

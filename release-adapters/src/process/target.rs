@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener as StdTcpListener;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -64,7 +65,12 @@ struct Inner {
 pub struct ProcessTarget {
     config: ProcessTargetConfig,
     inner: Mutex<Inner>,
+    hook: Option<EndpointHook>,
 }
+
+/// Called with a slot's ready endpoints whenever they change: after new replicas are ready
+/// and before old ones are stopped, and with none before a slot is removed.
+pub type EndpointHook = Arc<dyn Fn(&SlotSpec, &[Endpoint]) + Send + Sync>;
 
 impl std::fmt::Debug for ProcessTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,6 +216,26 @@ impl ProcessTarget {
         Self {
             config,
             inner: Mutex::new(Inner::default()),
+            hook: None,
+        }
+    }
+
+    /// Reports endpoint changes to `hook` (a router's
+    /// `HttpRouter::endpoint_hook`), so traffic moves before replicas stop.
+    pub fn with_endpoint_hook(
+        mut self,
+        hook: impl Fn(&SlotSpec, &[Endpoint]) + Send + Sync + 'static,
+    ) -> Self {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    fn announce(&self, spec: &SlotSpec, replicas: &[Replica]) {
+        if let Some(hook) = &self.hook {
+            let mut sorted: Vec<&Replica> = replicas.iter().collect();
+            sorted.sort_by_key(|r| r.record.index);
+            let endpoints: Vec<Endpoint> = sorted.iter().map(|r| endpoint(r.record.port)).collect();
+            hook(spec, &endpoints);
         }
     }
 
@@ -599,6 +625,7 @@ impl ProcessTarget {
             spec.slot.clone(),
         );
         let wanted = identity(spec);
+        let existed = inner.slots.contains_key(&key);
         let mut slot = inner.slots.remove(&key).unwrap_or_else(|| Slot {
             spec: spec.clone(),
             replicas: Vec::new(),
@@ -652,18 +679,22 @@ impl ProcessTarget {
             for r in &mut fresh {
                 self.stop(r).await;
             }
-            slot.replicas = keep.into_iter().chain(old).chain(extra).collect();
-            if !slot.replicas.is_empty() || inner.slots.contains_key(&key) {
+            // A slot that never converged is not reported at all.
+            if existed {
+                slot.replicas = keep.into_iter().chain(old).chain(extra).collect();
                 self.save(&slot)?;
+                inner.slots.insert(key, slot);
             }
-            inner.slots.insert(key, slot);
             return Err(e);
+        }
+        slot.spec = spec.clone();
+        slot.replicas = keep.into_iter().chain(fresh).collect();
+        if !missing.is_empty() || !old.is_empty() || !extra.is_empty() {
+            self.announce(spec, &slot.replicas);
         }
         for mut r in old.into_iter().chain(extra) {
             self.stop(&mut r).await;
         }
-        slot.spec = spec.clone();
-        slot.replicas = keep.into_iter().chain(fresh).collect();
         self.save(&slot)?;
         self.prune_config(spec);
         let status = self.status(&mut slot).await;
@@ -784,6 +815,7 @@ impl DeploymentTarget for ProcessTarget {
             slot.to_owned(),
         );
         if let Some(mut s) = inner.slots.remove(&key) {
+            self.announce(&s.spec, &[]);
             for r in &mut s.replicas {
                 self.stop(r).await;
             }

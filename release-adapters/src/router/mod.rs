@@ -18,9 +18,11 @@
 //!   `Arc` behind a `std::sync::RwLock`; a change builds a new table and swaps the `Arc`.
 //!   A request clones the `Arc` once, so in-flight requests finish on the table they started
 //!   with and nothing is dropped.
-//! - **Endpoints** come from [`HttpRouter::set_endpoints`], or, when the router was given the
-//!   deployment target ([`HttpRouter::with_target`]), from `observe` on every `set_weights`
-//!   and on [`HttpRouter::refresh_endpoints`].
+//! - **Endpoints** come from [`HttpRouter::set_endpoints`]; from the target itself through
+//!   [`HttpRouter::endpoint_hook`] (the local-process target calls it after new replicas are
+//!   ready and before old ones stop, so replacements drop nothing); and, when the router was
+//!   given the deployment target ([`HttpRouter::with_target`]), from `observe` on every
+//!   `set_weights` and on [`HttpRouter::refresh_endpoints`].
 //! - **Measurements** per slot: requests, errors (a 5xx answer or no answer at all: connect
 //!   errors and a slot without endpoints answer 502 and count as errors) and latency until
 //!   the upstream's response head. Queries (`request_count`, `error_count`, `error_rate` /

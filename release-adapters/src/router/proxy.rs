@@ -19,7 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use release_core::plugin::{
-    DeploymentTarget, Endpoint, MetricQuery, MetricsSource, Route, Series, SlotWeight,
+    DeploymentTarget, Endpoint, MetricQuery, MetricsSource, Route, Series, SlotSpec, SlotWeight,
     TrafficRouter, check_weights,
 };
 use tokio::net::TcpListener;
@@ -118,6 +118,22 @@ impl Shared {
                 .entry(route.clone())
                 .or_insert_with(|| Arc::new(RouteState::new())),
         )
+    }
+
+    fn set_endpoints(&self, route: &Route, slot: &str, endpoints: Vec<Endpoint>) {
+        self.route(route).update(|t| {
+            let mut map = t.endpoints.clone();
+            if endpoints.is_empty() {
+                map.remove(slot);
+            } else {
+                map.insert(slot.to_owned(), endpoints);
+            }
+            RouteTable {
+                weights: t.weights.clone(),
+                schedule: t.schedule.clone(),
+                endpoints: map,
+            }
+        });
     }
 
     fn existing(&self, route: &Route) -> Option<Arc<RouteState>> {
@@ -317,20 +333,21 @@ impl HttpRouter {
     /// Sets the upstream endpoints of one slot of a route (an empty list removes the slot's
     /// endpoints). Takes effect for the next request.
     pub fn set_endpoints(&self, route: &Route, slot: &str, endpoints: Vec<Endpoint>) {
-        let state = self.shared.route(route);
-        state.update(|t| {
-            let mut map = t.endpoints.clone();
-            if endpoints.is_empty() {
-                map.remove(slot);
-            } else {
-                map.insert(slot.to_owned(), endpoints);
+        self.shared.set_endpoints(route, slot, endpoints);
+    }
+
+    /// A callback for a deployment target to report a slot's endpoints as they change
+    /// (e.g. `ProcessTarget::with_endpoint_hook`), so the router follows replacements
+    /// before the old replicas stop. It holds the router weakly: it does nothing once the
+    /// router is dropped.
+    pub fn endpoint_hook(&self) -> impl Fn(&SlotSpec, &[Endpoint]) + Send + Sync + 'static {
+        let shared = Arc::downgrade(&self.shared);
+        move |spec: &SlotSpec, endpoints: &[Endpoint]| {
+            if let Some(shared) = shared.upgrade() {
+                let route = Route::new(spec.component.clone(), spec.environment.clone());
+                shared.set_endpoints(&route, &spec.slot, endpoints.to_vec());
             }
-            RouteTable {
-                weights: t.weights.clone(),
-                schedule: t.schedule.clone(),
-                endpoints: map,
-            }
-        });
+        }
     }
 
     /// The endpoints the router sends each slot of `route` to.

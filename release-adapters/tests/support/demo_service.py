@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("RELEASE_VERSION", "?")
@@ -20,6 +21,8 @@ ORDERS = {}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Idle keep-alive connections end after a second, so a graceful stop is quick.
+    timeout = 1
 
     def answer(self, status, body, kind="text/plain"):
         data = body.encode()
@@ -69,10 +72,16 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
-    server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # On SIGTERM: stop accepting, finish the requests in flight, then exit.
+    server.daemon_threads = False
+    signal.signal(
+        signal.SIGTERM,
+        lambda *_: threading.Thread(target=server.shutdown, daemon=True).start(),
+    )
     print("listening on %s version %s" % (os.environ["PORT"], VERSION), flush=True)
     server.serve_forever()
+    server.server_close()
+    print("stopped gracefully", flush=True)
 
 
 if __name__ == "__main__":

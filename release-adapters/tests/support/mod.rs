@@ -78,3 +78,14 @@ impl Drop for Rig {
         self.target.kill_all_blocking();
     }
 }
+
+/// Unpacks a release whose program exits at once with status 3.
+pub fn unpack_crashing(root: &Path, version: &str) {
+    unpack(root, version, false);
+    let run = root.join("releases").join(version).join("run.sh");
+    std::fs::write(
+        &run,
+        "#!/bin/sh\necho 'cannot start: no database' >&2\nexit 3\n",
+    )
+    .unwrap();
+}
