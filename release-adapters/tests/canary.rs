@@ -8,9 +8,10 @@
 //! `error-rate` analysis against the router's `MetricsSource`. A bounded load loop sends
 //! requests through the router the whole time. The analysis fails, the engine runs the
 //! rollback program (traffic back to stable first, then the canary slot removed), and the
+//! The engine also probes each applied slot with an `HttpProbe`. The
 //! test checks what a user sees: every request after the rollback is answered by 1.0.0.
 
-#![cfg(all(feature = "process", feature = "router"))]
+#![cfg(all(feature = "process", feature = "router", feature = "probes"))]
 
 mod support;
 
@@ -18,9 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use release_adapters::probes::{HttpProbe, HttpProbeConfig};
 use release_adapters::router::{HttpRouter, RouterConfig, SLOT_HEADER};
 use release_core::engine::{Engine, EngineOptions};
-use release_core::ledger::{InMemoryLedger, Ledger, Outcome};
+use release_core::ledger::{Event, InMemoryLedger, Ledger, Outcome, read_all};
 use release_core::manifest::{Document, Format, parse_str};
 use release_core::model::{HumanDuration, Pause, Platform, Release};
 use release_core::plugin::{
@@ -151,12 +153,18 @@ async fn a_broken_canary_is_rolled_back_on_the_routers_error_rate() {
         .unwrap();
     let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
     let engine = Engine::builder()
-        .ledger(ledger)
+        .ledger(ledger.clone())
         .clock(Arc::new(SystemClock))
         .target("default", target.clone())
         .router(Arc::new(router.clone()))
         .metrics("router", Arc::new(router.clone()))
         .strategy(Arc::new(TestCanary))
+        // Every applied slot is probed on its own endpoints (`/healthz` answers even in the
+        // broken version: only real traffic shows the errors).
+        .probe(
+            "health",
+            Arc::new(HttpProbe::new(HttpProbeConfig::get("/healthz")).unwrap()),
+        )
         .options(
             EngineOptions::default()
                 .with_holder("engine-a")
