@@ -26,8 +26,8 @@ use release_core::ledger::{Event, InMemoryLedger, Ledger, Outcome, read_all};
 use release_core::manifest::{Document, Format, parse_str};
 use release_core::model::{HumanDuration, Pause, Platform, Release};
 use release_core::plugin::{
-    DeploymentTarget, RolloutSpec, RolloutStep, Route, SlotWeight, Strategy, SystemClock,
-    TrafficRouter,
+    DeploymentTarget, ProbeOutcome, RolloutSpec, RolloutStep, Route, SlotWeight, Strategy,
+    SystemClock, TrafficRouter,
 };
 use support::Rig;
 
@@ -270,6 +270,21 @@ async fn a_broken_canary_is_rolled_back_on_the_routers_error_rate() {
         assert_eq!(r.status(), 200);
         assert!(r.text().await.unwrap().contains("version=1.0.0"));
     }
+    // The engine probed the slots it applied, healthy on /healthz.
+    let records = read_all(ledger.as_ref(), &"shop-2.0.0".into())
+        .await
+        .unwrap();
+    let probes: Vec<&ProbeOutcome> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::ProbeChecked { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !probes.is_empty() && probes.iter().all(|o| o.healthy),
+        "{probes:?}"
+    );
     rig.target.stop_all().await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(40),
