@@ -228,3 +228,81 @@ impl Measurements {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(slot: &str) -> SlotLabels {
+        SlotLabels {
+            component: "web".into(),
+            environment: "dev".into(),
+            slot: slot.into(),
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_and_scoped_by_slot() {
+        let m = Measurements::new(Duration::from_secs(60));
+        for ms in 1..=100 {
+            m.record(&labels("stable"), Duration::from_millis(ms), ms > 98);
+        }
+        m.record(&labels("canary"), Duration::from_secs(5), true);
+        let (from, to) = (
+            Utc::now() - chrono::Duration::seconds(10),
+            Utc::now() + chrono::Duration::seconds(1),
+        );
+        let v = |metric, slot| m.value(metric, "web", "dev", slot, from, to);
+        assert_eq!(v(Metric::Latency(0.99), Some("stable")), Some(0.099));
+        assert_eq!(v(Metric::Latency(0.50), Some("stable")), Some(0.050));
+        assert_eq!(v(Metric::ErrorRate, Some("stable")), Some(0.02));
+        assert_eq!(v(Metric::RequestCount, None), Some(101.0));
+        assert_eq!(v(Metric::Latency(0.99), Some("canary")), Some(5.0));
+        assert_eq!(v(Metric::ErrorRate, Some("nobody")), None);
+        assert_eq!(
+            m.value(Metric::ErrorRate, "web", "prod", None, from, to),
+            None
+        );
+    }
+
+    #[test]
+    fn range_queries_give_one_sample_per_step_with_data() {
+        let m = Measurements::new(Duration::from_secs(60));
+        m.record(&labels("stable"), Duration::from_millis(3), false);
+        let end = Utc::now() + chrono::Duration::seconds(1);
+        let start = end - chrono::Duration::seconds(10);
+        let samples = m.series(
+            Metric::RequestCount,
+            "web",
+            "dev",
+            None,
+            start,
+            end,
+            Some(Duration::from_secs(5)),
+        );
+        // Only the step holding the request has data.
+        assert_eq!(samples.len(), 1);
+        assert_eq!(samples[0].value, 1.0);
+        assert_eq!(samples[0].at, end);
+    }
+
+    #[test]
+    fn prometheus_text_names_the_slot() {
+        let m = Measurements::new(Duration::from_secs(60));
+        m.record(&labels("canary"), Duration::from_millis(3), true);
+        let text = m.prometheus_text();
+        assert!(
+            text.contains(
+                r#"release_router_errors_total{component="web",environment="dev",slot="canary"} 1"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn query_names() {
+        assert_eq!(Metric::parse("error_ratio"), Some(Metric::ErrorRate));
+        assert_eq!(Metric::parse("latency_p95"), Some(Metric::Latency(0.95)));
+        assert_eq!(Metric::parse("p95"), None);
+    }
+}
