@@ -29,7 +29,10 @@
 //!   `error_ratio`, `request_rate`, `latency_p50`/`p90`/`p95`/`p99` in seconds) cover the
 //!   configured window ending at the wall-clock now for instant queries, or `[start, end]` (per
 //!   `step` when given) for range queries; a window without requests is no data (an empty
-//!   series). Hop-by-hop headers are passed through untouched (HTTP/1.1 loopback only).
+//!   series).
+//! - **State** (weights, endpoints, measurements) lives in memory: a restarted router starts
+//!   empty until the engine re-applies the journaled weights (resume) or the host sets them.
+//! - Hop-by-hop headers are passed through untouched (HTTP/1.1 loopback only).
 
 mod config;
 mod error;
