@@ -21,3 +21,4 @@ pub mod slo;
 pub mod threshold;
 
 pub use error::AnalysisError;
+pub use gate::AnalysisGate;
