@@ -421,8 +421,10 @@ pub fn judge_metric(
     };
     let passed = !matches!(
         (classification, config.direction),
-        (Classification::High, Direction::Increase | Direction::Either)
-            | (Classification::Low, Direction::Decrease | Direction::Either)
+        (
+            Classification::High,
+            Direction::Increase | Direction::Either
+        ) | (Classification::Low, Direction::Decrease | Direction::Either)
     );
     let relative = if base != 0.0 {
         format!(
