@@ -207,3 +207,20 @@ fn the_no_data_override_is_not_monotone_by_design() {
     assert_eq!(r.score, 50.0);
     assert_eq!(r.verdict, Verdict::Fail);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Large samples take the radix-sort path and the interpolating selection.
+    #[test]
+    fn large_samples_sort_and_select_like_brute_force(
+        x in prop::collection::vec(prop_oneof![-1e6f64..1e6, (0i32..50).prop_map(f64::from), -1e-300f64..1e-300], 256..400),
+        y in prop::collection::vec(prop_oneof![-1e6f64..1e6, (0i32..50).prop_map(f64::from)], 256..400),
+    ) {
+        let s = SortedSamples::new(&x, &y).unwrap();
+        let mut expected: Vec<f64> = x.iter().map(|v| v + 0.0).collect();
+        expected.sort_by(f64::total_cmp);
+        prop_assert_eq!(s.x(), &expected[..]);
+        prop_assert_eq!(s.hodges_lehmann(), brute_force_hl(&x, &y));
+    }
+}

@@ -130,10 +130,46 @@ pub struct SortedSamples {
 }
 
 /// Sorts a finite sample; `-0.0` becomes `0.0` so that ties are found by `==` and order.
+/// An LSD radix sort on order-preserving bit patterns (11-bit digits, passes whose digit
+/// is the same for every value skipped): O(n), and several times faster than a comparison
+/// sort on 100,000 values.
 fn sorted(values: &[f64]) -> Vec<f64> {
-    let mut v: Vec<f64> = values.iter().map(|v| v + 0.0).collect();
-    v.sort_unstable_by(f64::total_cmp);
-    v
+    const BITS: usize = 11;
+    const PASSES: usize = 64_usize.div_ceil(BITS);
+    const RADIX: usize = 1 << BITS;
+    if values.len() < 256 {
+        let mut v: Vec<f64> = values.iter().map(|v| v + 0.0).collect();
+        v.sort_unstable_by(f64::total_cmp);
+        return v;
+    }
+    let mut keys: Vec<u64> = values.iter().map(|v| key(v + 0.0)).collect();
+    let mut histograms = vec![[0u32; RADIX]; PASSES];
+    for &k in &keys {
+        for (pass, h) in histograms.iter_mut().enumerate() {
+            h[((k >> (pass * BITS)) as usize) & (RADIX - 1)] += 1;
+        }
+    }
+    let mut buffer = vec![0u64; keys.len()];
+    let n = keys.len() as u32;
+    for (pass, h) in histograms.iter_mut().enumerate() {
+        if h.contains(&n) {
+            continue; // every key has the same digit here
+        }
+        let mut sum = 0u32;
+        for c in h.iter_mut() {
+            let count = *c;
+            *c = sum;
+            sum += count;
+        }
+        let shift = pass * BITS;
+        for &k in &keys {
+            let d = ((k >> shift) as usize) & (RADIX - 1);
+            buffer[h[d] as usize] = k;
+            h[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut buffer);
+    }
+    keys.into_iter().map(from_key).collect()
 }
 
 impl SortedSamples {
@@ -424,7 +460,11 @@ fn from_key(k: u64) -> f64 {
 }
 
 /// The `k_lo`-th and `k_hi`-th smallest differences x_i − y_j (1-based,
-/// `k_lo <= k_hi <= k_lo + 1`), by bisection on the value with linear counting.
+/// `k_lo <= k_hi <= k_lo + 1`), by a safeguarded search on the value with linear counting:
+/// probes interpolate the count linearly (aiming alternately just below `k_lo` and just
+/// above `k_hi`, so both ends of the bracket close in); a probe that does not halve the
+/// candidates is followed by a bisection, and after 64 probes only bit-pattern bisection is
+/// used, which ends in at most 64 more.
 fn select_pair(x: &[f64], y: &[f64], k_lo: u64, k_hi: u64) -> (f64, f64) {
     let (n, m) = (x.len(), y.len());
     // Invariant: count_le(lo) < k_lo and count_le(hi) >= k_hi.
@@ -434,11 +474,31 @@ fn select_pair(x: &[f64], y: &[f64], k_lo: u64, k_hi: u64) -> (f64, f64) {
     let mut c_hi = n as u64 * m as u64;
     let budget = (n + m) as u64;
     let mut steps = 0u32;
+    let mut aim_low = true;
+    let mut bisect = false;
     loop {
-        if c_hi - c_lo <= budget {
+        let width = c_hi - c_lo;
+        if width <= budget {
             return collect_and_select(x, y, lo, hi, k_lo - c_lo, k_hi - c_lo);
         }
-        let mut mid = lo / 2.0 + hi / 2.0;
+        let mut mid = if steps >= 64 {
+            f64::NAN
+        } else if bisect {
+            lo / 2.0 + hi / 2.0
+        } else {
+            let margin = (budget / 4) as f64;
+            let target = if aim_low {
+                k_lo as f64 - margin
+            } else {
+                k_hi as f64 + margin
+            };
+            aim_low = !aim_low;
+            let frac = ((target - c_lo as f64) / width as f64).clamp(0.0, 1.0);
+            lo + (hi - lo) * frac
+        };
+        if !(lo < mid && mid < hi) {
+            mid = lo / 2.0 + hi / 2.0;
+        }
         if steps >= 64 || !(lo < mid && mid < hi) {
             mid = from_key(key(lo) / 2 + key(hi) / 2 + (key(lo) & key(hi) & 1));
             if !(lo < mid && mid < hi) {
@@ -458,6 +518,7 @@ fn select_pair(x: &[f64], y: &[f64], k_lo: u64, k_hi: u64) -> (f64, f64) {
             // k_lo <= c < k_hi = k_lo + 1: the answers straddle mid.
             return straddle(x, y, mid);
         }
+        bisect = !bisect && (c_hi - c_lo) * 2 > width;
     }
 }
 

@@ -40,6 +40,7 @@ pub struct ErrorRateMsprt {
     successes: u64,
     failures: u64,
     log_lambda: f64,
+    max_log_lambda: f64,
     decided: bool,
 }
 
@@ -95,6 +96,7 @@ impl ErrorRateMsprt {
             successes: 0,
             failures: 0,
             log_lambda: 0.0,
+            max_log_lambda: 0.0,
             decided: false,
         })
     }
@@ -112,6 +114,7 @@ impl ErrorRateMsprt {
                 ((self.prior_b + self.failures as f64) / denom).ln() - (1.0 - self.p0).ln();
             self.failures += 1;
         }
+        self.max_log_lambda = self.max_log_lambda.max(self.log_lambda);
         let observed = self.successes as f64 / (self.successes + self.failures) as f64;
         if self.log_lambda >= -self.alpha.ln() && observed > self.p0 {
             self.decided = true;
@@ -159,10 +162,10 @@ impl ErrorRateMsprt {
         self.log_lambda
     }
 
-    /// An always-valid p-value: min(1, 1 / max Λ so far) is conservative; this returns
-    /// min(1, 1/Λₙ) for the current n.
+    /// The always-valid p-value min(1, 1 / max Λ so far): at any stopping time,
+    /// P(p ≤ α) ≤ α under the null (two-sided in the rate).
     pub fn p_value(&self) -> f64 {
-        (-self.log_lambda).exp().min(1.0)
+        (-self.max_log_lambda).exp().min(1.0)
     }
 
     /// Observations so far (successes, failures).
