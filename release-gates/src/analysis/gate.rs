@@ -160,3 +160,52 @@ impl Gate for AnalysisGate {
         Ok(Self::verdict(&run, interval, context.now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use release_core::model::{AnalysisTemplate, NoDataPolicy};
+
+    fn template(no_data: NoDataPolicy) -> AnalysisTemplate {
+        let mut t: AnalysisTemplate = serde_json::from_value(serde_json::json!({
+            "metric": {"source": "prom", "query": "error_ratio"},
+            "success": "< 0.01",
+            "count": 2,
+        }))
+        .unwrap();
+        t.no_data = no_data;
+        t
+    }
+
+    #[test]
+    fn phases_map_to_verdicts_with_reasons() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let interval = std::time::Duration::from_secs(30);
+        let t = template(NoDataPolicy::Inconclusive);
+        let good = [Measurement::Value(0.0), Measurement::Value(0.001)];
+        let run = evaluate_run([("web", &t, &good[..])]);
+        assert!(AnalysisGate::verdict(&run, interval, now).passed());
+        let run = evaluate_run([("web", &t, &good[..1])]);
+        match AnalysisGate::verdict(&run, interval, now) {
+            GateVerdict::Wait { until, reasons } => {
+                assert_eq!(until, Some(now + chrono::Duration::seconds(30)));
+                assert_eq!(reasons[0].code, "analysis.running");
+            }
+            v => panic!("expected wait, got {v:?}"),
+        }
+        let run = evaluate_run([("web", &t, &[Measurement::NoData][..])]);
+        assert!(matches!(
+            AnalysisGate::verdict(&run, interval, now),
+            GateVerdict::Wait { until: None, .. }
+        ));
+        let bad = [Measurement::Value(0.5)];
+        let run = evaluate_run([("web", &t, &bad[..])]);
+        let v = AnalysisGate::verdict(&run, interval, now);
+        assert!(matches!(v, GateVerdict::Fail { .. }));
+        assert!(
+            v.reasons()[0]
+                .message
+                .starts_with("web (error_ratio; success when < 0.01) is Failed")
+        );
+    }
+}
