@@ -2,6 +2,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod lease_time;
+#[cfg(feature = "postgres")]
+pub mod postgres_ledger;
+#[cfg(feature = "sqlite")]
+pub mod sqlite_ledger;
+
 #[cfg(feature = "process")]
 pub mod process;
 
