@@ -5,9 +5,15 @@
 pub mod artifact;
 mod error;
 pub mod fs_store;
+pub mod provenance;
+pub mod rbac;
+pub mod snapshot;
 
 pub use artifact::{Artifact, BuildMetadata, publish};
 pub use error::{ArtifactError, PLUGIN, Result};
 pub use fs_store::FsArtifactStore;
+pub use provenance::{Envelope, Statement, VerificationPolicy, VerifiedProvenance, attest};
+pub use rbac::{AccessPolicy, Authorize, Guarded, Permission};
 /// The in-memory store: `release-core`'s reference implementation, re-exported.
 pub use release_core::memory::InMemoryArtifactStore;
+pub use snapshot::{Snapshot, SnapshotVerifier};
