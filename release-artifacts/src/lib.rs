@@ -9,6 +9,7 @@ pub mod policy;
 pub mod promotion;
 pub mod provenance;
 pub mod rbac;
+pub mod reconcile;
 pub mod retention;
 pub mod snapshot;
 
