@@ -1097,6 +1097,17 @@ impl Run {
         env: &EnvironmentName,
         component: &ComponentId,
     ) -> Result<Option<String>> {
+        self.fire_triggers(env, std::slice::from_ref(component))
+            .await
+    }
+
+    /// Checks the rollback policy's triggers for `components` (unless an operator accepted
+    /// the risk) and journals the one that fired; `Some(reason)` when one did.
+    async fn fire_triggers(
+        &self,
+        env: &EnvironmentName,
+        components: &[ComponentId],
+    ) -> Result<Option<String>> {
         let Some(policy) = &self.release.rollback else {
             return Ok(None);
         };
@@ -1104,42 +1115,37 @@ impl Run {
             return Ok(None);
         }
         let records = self.records().await;
-        let fired = {
-            let mut failures = std::mem::take(
-                &mut *self
-                    .probe_failures
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()),
-            );
-            let fired = check_triggers(
-                &self.inner,
-                &self.platform,
-                &policy.triggers,
-                env,
-                std::slice::from_ref(component),
-                &records,
-                &mut failures,
-            )
-            .await;
-            *self
+        let mut failures = std::mem::take(
+            &mut *self
                 .probe_failures
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()) = failures;
-            fired
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let fired = check_triggers(
+            &self.inner,
+            &self.platform,
+            &policy.triggers,
+            env,
+            components,
+            &records,
+            &mut failures,
+        )
+        .await;
+        *self
+            .probe_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = failures;
+        let Some((component, trigger, observed)) = fired else {
+            return Ok(None);
         };
-        match fired {
-            Some((component, trigger, observed)) => {
-                self.append(Event::TriggerFired {
-                    environment: env.clone(),
-                    component,
-                    trigger: trigger.clone(),
-                    observed: observed.clone(),
-                })
-                .await?;
-                Ok(Some(format!("{trigger}: {observed}")))
-            }
-            None => Ok(None),
-        }
+        self.append(Event::TriggerFired {
+            environment: env.clone(),
+            component,
+            trigger: trigger.clone(),
+            observed: observed.clone(),
+        })
+        .await?;
+        Ok(Some(format!("{trigger}: {observed}")))
     }
 
     /// An operator resumed after the last trigger of this stage: accept the risk.
@@ -1511,41 +1517,8 @@ impl Run {
                     .await
                     .map(Some);
             }
-            if !self.triggers_acknowledged(env).await {
-                let records = self.records().await;
-                let mut failures = std::mem::take(
-                    &mut *self
-                        .probe_failures
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()),
-                );
-                let fired = check_triggers(
-                    &self.inner,
-                    &self.platform,
-                    &policy.triggers,
-                    env,
-                    &components,
-                    &records,
-                    &mut failures,
-                )
-                .await;
-                *self
-                    .probe_failures
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = failures;
-                if let Some((component, trigger, observed)) = fired {
-                    self.append(Event::TriggerFired {
-                        environment: env.clone(),
-                        component,
-                        trigger: trigger.clone(),
-                        observed: observed.clone(),
-                    })
-                    .await?;
-                    return self
-                        .on_failure(index, attempt, format!("{trigger}: {observed}"))
-                        .await
-                        .map(Some);
-                }
+            if let Some(reason) = self.fire_triggers(env, &components).await? {
+                return self.on_failure(index, attempt, reason).await.map(Some);
             }
             let now = self.inner.clock.now();
             if now >= until {
