@@ -3,6 +3,9 @@
 //! abort, retry), the progress deadline, and the time from the rollback decision to all
 //! traffic on the old version.
 
+mod common;
+use common::release;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use release_core::memory::{
     Convergence, InMemoryMetrics, InMemoryProbe, InMemoryRouter, InMemoryTarget, ScopeMatcher,
     TargetChange,
 };
-use release_core::model::{Platform, Release};
+use release_core::model::Platform;
 use release_core::plugin::{Clock, DeploymentTarget, Notifier, RolloutStep, Route, TokioClock};
 use release_core::testkit::{FaultRule, FaultyTarget};
 
@@ -64,33 +67,6 @@ analyses:
     {
         Document::Platform(p) => p.value,
         Document::Release(_) => panic!("not a platform"),
-    }
-}
-
-fn release(version: &str) -> Release {
-    let text = format!(
-        r#"
-apiVersion: release/v1
-kind: Release
-metadata: {{ id: web-{version} }}
-version: {version}
-platform: shop
-type: full
-release_manager: {{ primary: a@x, backup: c@x }}
-change_requests:
-  - {{ id: CR-1, kind: normal, state: approved, configuration_items: [web] }}
-changes:
-  - {{ id: CHG-1, request: CR-1, components: [web] }}
-components:
-  web: {{ version: {version} }}
-"#
-    );
-    match parse_str(&text, "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
     }
 }
 

@@ -4,6 +4,9 @@
 //! 100, and an abort at a random point of a canary puts all traffic on `stable` with the
 //! first change of the rollback.
 
+mod common;
+use common::release;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use release_core::engine::{Engine, EngineOptions, RunOutcome};
 use release_core::ledger::{InMemoryLedger, Outcome};
 use release_core::manifest::{Document, Format, parse_str};
 use release_core::memory::{Convergence, InMemoryRouter, InMemoryTarget, TargetChange};
-use release_core::model::{CountOrPercent, Platform, Release};
+use release_core::model::{CountOrPercent, Platform};
 use release_core::plugin::{DeploymentTarget, Route, TokioClock, check_weights};
 use release_core::testkit::FaultyTarget;
 
@@ -40,33 +43,6 @@ lifecycle:
     {
         Document::Platform(p) => p.value,
         Document::Release(_) => panic!("not a platform"),
-    }
-}
-
-fn release(version: &str) -> Release {
-    let text = format!(
-        r#"
-apiVersion: release/v1
-kind: Release
-metadata: {{ id: web-{version} }}
-version: {version}
-platform: shop
-type: full
-release_manager: {{ primary: a@x, backup: c@x }}
-change_requests:
-  - {{ id: CR-1, kind: normal, state: approved, configuration_items: [web] }}
-changes:
-  - {{ id: CHG-1, request: CR-1, components: [web] }}
-components:
-  web: {{ version: {version} }}
-"#
-    );
-    match parse_str(&text, "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
     }
 }
 
