@@ -32,6 +32,7 @@
 //!   [`TokioClock`](crate::plugin::TokioClock) on a paused runtime, hours of pauses and watch
 //!   windows run in milliseconds and deterministically.
 
+mod history;
 mod run;
 mod state;
 mod watch;

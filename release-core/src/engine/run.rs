@@ -735,10 +735,28 @@ impl Run {
                 }
                 None => Vec::new(),
             };
+            let windowed = self
+                .platform
+                .component(step.component.as_str())
+                .and_then(|c| c.strategy.as_ref())
+                .and_then(crate::model::StrategySpec::rollback_window)
+                .is_some();
+            let history = if windowed {
+                super::history::version_history(
+                    self.inner.ledger.as_ref(),
+                    self.id(),
+                    &step.component,
+                    env,
+                )
+                .await?
+            } else {
+                Vec::new()
+            };
             components.push(RollbackEntry {
                 component: step.component.clone(),
                 previous,
                 previous_weights,
+                history,
             });
         }
         self.append(Event::RollbackPlanned {
@@ -777,8 +795,9 @@ impl Run {
                     .and_then(|plan| plan.into_iter().find(|e| e.component == step.component))
             })
             .await;
-        let (previous, weights) =
-            entry.map_or_else(Default::default, |e| (e.previous, e.previous_weights));
+        let (previous, weights, history) = entry.map_or_else(Default::default, |e| {
+            (e.previous, e.previous_weights, e.history)
+        });
         Ok(RolloutSpec::new(
             step.component.clone(),
             env.clone(),
@@ -791,6 +810,7 @@ impl Run {
         )
         .with_artifact(step.artifact.clone(), config)
         .with_previous(previous, weights)
+        .with_history(history)
         .with_router(self.inner.router.is_some()))
     }
 

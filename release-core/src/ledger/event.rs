@@ -59,6 +59,10 @@ pub struct RollbackEntry {
     pub previous: Vec<SlotStatus>,
     /// Its route's weights before the stage.
     pub previous_weights: Vec<SlotWeight>,
+    /// The versions it ran here before, most recent first (journaled when its strategy has a
+    /// rollback window, so a resumed stage decides the fast track the same way).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<semver::Version>,
 }
 
 /// How a metric analysis ended (Argo Rollouts' phases).
