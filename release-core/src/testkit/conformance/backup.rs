@@ -45,10 +45,9 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 async fn write(subject: &dyn BackupSubject, generation: u32) -> Result<Vec<u8>, String> {
-    subject
-        .write(generation)
-        .await
-        .context(&format!("writing generation {generation} into the live resource"))?;
+    subject.write(generation).await.context(&format!(
+        "writing generation {generation} into the live resource"
+    ))?;
     subject.read().await.context("reading the live resource")
 }
 
