@@ -448,3 +448,55 @@ impl Fold<'_, '_> {
             .map_err(self.sql("read a rollback plan"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use release_core::plugin::{SlotSpec, SlotStatus, SlotWeight};
+    use semver::Version;
+
+    use super::*;
+
+    fn slot(name: &str, major: u64, replicas: u32) -> SlotStatus {
+        SlotStatus::new(
+            SlotSpec::new(
+                "api",
+                "production",
+                name,
+                Version::new(major, 0, 0),
+                replicas,
+            ),
+            replicas,
+        )
+    }
+
+    fn entry(previous: Vec<SlotStatus>, weights: Vec<SlotWeight>) -> RollbackEntry {
+        RollbackEntry {
+            component: "api".into(),
+            previous,
+            previous_weights: weights,
+        }
+    }
+
+    #[test]
+    fn the_running_version_is_the_slot_with_the_traffic_else_the_replicas() {
+        let slots = vec![slot("canary", 2, 5), slot("stable", 1, 3)];
+        assert_eq!(
+            running_version(&entry(slots.clone(), vec![])).as_deref(),
+            Some("2.0.0")
+        );
+        let weights = vec![SlotWeight::new("canary", 10), SlotWeight::new("stable", 90)];
+        assert_eq!(
+            running_version(&entry(slots.clone(), weights)).as_deref(),
+            Some("1.0.0")
+        );
+        // Equal replicas: ties break by slot name, whatever the listing order.
+        let tied = vec![slot("blue", 1, 2), slot("green", 2, 2)];
+        let mut reversed = tied.clone();
+        reversed.reverse();
+        assert_eq!(
+            running_version(&entry(tied, vec![])),
+            running_version(&entry(reversed, vec![]))
+        );
+        assert_eq!(running_version(&entry(vec![], vec![])), None);
+    }
+}

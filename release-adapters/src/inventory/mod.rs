@@ -17,10 +17,10 @@
 //!   below it is skipped, so replaying a journal twice, or feeding it live and then syncing
 //!   from the ledger, changes nothing. The record and the new position are written in one
 //!   transaction.
-//! - **Time decides, not arrival order.** A current row is replaced only by an event at or
-//!   after the row's `since`, and a platform's dependencies only by a newer release of it,
-//!   so folding releases in any order ends in the same state. [`Inventory::sync`] still
-//!   applies pending records in time order (`at`, then release, then seq).
+//! - **Time order.** [`Inventory::sync`] applies pending records in time order (`at`, then
+//!   release, then seq), as the engine produced them. A current row is never replaced by an
+//!   event older than the row's `since`, so a late, out-of-order feed cannot put an old
+//!   version back; history rows are keyed by `(release, seq, component)`.
 //! - **Live feed.** The inventory is a [`Notifier`](release_core::plugin::Notifier), so
 //!   `EngineBuilder::notifier` keeps it current as the engine journals. With
 //!   [`Inventory::with_ledger`] each notification first catches up the release from the
