@@ -23,3 +23,6 @@ pub mod backup;
 
 #[cfg(feature = "inventory")]
 pub mod inventory;
+
+#[cfg(feature = "webhook")]
+pub mod webhook;
