@@ -100,10 +100,10 @@ fn fill(root: &Path, generation: u32) {
     )
     .unwrap();
     fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    let mode = if generation % 2 == 0 { 0o755 } else { 0o644 };
+    let mode = if generation.is_multiple_of(2) { 0o755 } else { 0o644 };
     fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(mode)).unwrap();
     symlink("docs/readme.txt", root.join("current")).unwrap();
-    if generation % 3 == 0 {
+    if generation.is_multiple_of(3) {
         fs::write(root.join(format!("extra-{generation}")), "x").unwrap();
     }
 }
