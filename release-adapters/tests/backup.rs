@@ -100,7 +100,11 @@ fn fill(root: &Path, generation: u32) {
     )
     .unwrap();
     fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    let mode = if generation.is_multiple_of(2) { 0o755 } else { 0o644 };
+    let mode = if generation.is_multiple_of(2) {
+        0o755
+    } else {
+        0o644
+    };
     fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(mode)).unwrap();
     symlink("docs/readme.txt", root.join("current")).unwrap();
     if generation.is_multiple_of(3) {
@@ -336,6 +340,26 @@ async fn sockets_in_the_tree_are_refused_by_name() {
     // Nothing half-written stays in the store.
     let dir = rig.root.join("store/production/uploads");
     assert_eq!(fs::read_dir(dir).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_store_inside_the_backed_up_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("data");
+    fs::create_dir(&live).unwrap();
+    fs::write(live.join("a"), "1").unwrap();
+    let backup = DirectoryBackupConfig::new(live.join(".backups"))
+        .with_directory("data", &live)
+        .build()
+        .unwrap();
+    let err = backup
+        .snapshot(&BackupRequest::new("production".into(), "data"), now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("move the store elsewhere"),
+        "{err}"
+    );
 }
 
 #[test]

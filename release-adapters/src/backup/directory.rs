@@ -180,6 +180,11 @@ impl DirectoryBackup {
         now: DateTime<Utc>,
     ) -> Result<BackupRecord, DirectoryBackupError> {
         let live = self.live_path(request)?;
+        if let (Ok(store), Ok(live)) = (self.config.store.canonicalize(), live.canonicalize())
+            && store.starts_with(&live)
+        {
+            return Err(DirectoryBackupError::StoreInsideLive { store, live });
+        }
         let parent = self
             .config
             .store

@@ -59,6 +59,17 @@ pub enum DirectoryBackupError {
         /// What it is (`socket`, `FIFO`, `device`).
         kind: &'static str,
     },
+    /// The store lies inside the directory to back up, so a snapshot would copy itself.
+    #[error(
+        "directory backup: the store {} is inside the backed-up directory {}; move the store elsewhere",
+        store.display(), live.display()
+    )]
+    StoreInsideLive {
+        /// The store.
+        store: PathBuf,
+        /// The live directory.
+        live: PathBuf,
+    },
     /// The store holds no backup with this id.
     #[error(
         "directory backup `{id}` is not in the store {}; take a backup first, or check the record's id (ids look like `<environment>/<resource>/<stamp>-<n>`)",

@@ -19,7 +19,8 @@
 //!   change on a plain copy between machines and say nothing about the data.
 //! - **Symlinks are kept as symlinks, never followed** (what `tar` and `rsync -a` do): a
 //!   link out of the tree would otherwise back up (and restore over!) files elsewhere. The
-//!   link text is part of the digest. Sockets, FIFOs and device files are refused with
+//!   link text is part of the digest. A store inside the backed-up directory is refused
+//!   ([`DirectoryBackupError::StoreInsideLive`]): a snapshot would copy itself. Sockets, FIFOs and device files are refused with
 //!   [`DirectoryBackupError::Unsupported`] naming the path.
 //! - **Snapshots are atomic**: the copy is built under a `.partial` name, hashed while it is
 //!   written, its record written, and only then renamed into place. A crashed snapshot
