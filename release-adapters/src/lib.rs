@@ -17,3 +17,12 @@ pub mod router;
 
 #[cfg(feature = "probes")]
 pub mod probes;
+
+#[cfg(feature = "backup")]
+pub mod backup;
+
+#[cfg(feature = "inventory")]
+pub mod inventory;
+
+#[cfg(feature = "webhook")]
+pub mod webhook;
