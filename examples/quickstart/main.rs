@@ -24,6 +24,7 @@
 //! loopback port for the services, default 27100).
 
 mod artifacts;
+mod chat;
 mod people;
 mod traffic;
 
@@ -35,10 +36,12 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use release_adapters::inventory::{DeploymentRow, InventoryConfig};
 use release_adapters::probes::{HttpProbe, HttpProbeConfig};
 use release_adapters::process::{ProcessTarget, ProcessTargetConfig, Readiness};
 use release_adapters::router::{HttpRouter, RouterConfig};
 use release_adapters::sqlite_ledger::{SqliteLedger, SqliteLedgerConfig};
+use release_adapters::webhook::{BodyFormat, EndpointConfig, WebhookConfig};
 use release_artifacts::{FsArtifactStore, VerificationPolicy};
 use release_core::engine::{Engine, EngineOptions};
 use release_core::ledger::{Event, Ledger, Outcome, Record, export_jsonl, read_all, verify_chain};
@@ -143,6 +146,10 @@ struct Summary {
     running: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// (route, answer) → count of the generated traffic.
     traffic: BTreeMap<String, u64>,
+    /// What the release channel was told (Slack-style webhook posts).
+    announcements: Vec<String>,
+    /// What runs in production according to the inventory (CMDB).
+    inventory_production: Vec<DeploymentRow>,
     seconds: f64,
 }
 
@@ -338,7 +345,33 @@ async fn quickstart() -> Result<(), String> {
         }
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The release channel hears about rollbacks (first) and about every release's end; the
+    // inventory (CMDB) is fed every record.
+    let (chat_url, inbox) = chat::start().await?;
+    let announcer = Arc::new(
+        WebhookConfig::new()
+            .with_endpoint(
+                EndpointConfig::new("release-channel", chat_url)
+                    .with_format(BodyFormat::Slack)
+                    .with_events([
+                        "trigger_fired",
+                        "rollback_started",
+                        "rollback_completed",
+                        "release_finished",
+                    ]),
+            )
+            .build(Arc::new(release_core::config::InMemorySecrets::new()))
+            .map_err(|e| e.to_string())?,
+    );
+    let inventory = Arc::new(
+        InventoryConfig::new(out.join("inventory.db"))
+            .open()
+            .map_err(|e| e.to_string())?
+            .with_ledger(ledger.clone()),
+    );
     let builder = Engine::builder()
+        .notifier(announcer.clone())
+        .notifier(inventory.clone())
         .ledger(ledger.clone())
         .clock(clock.clone())
         .target("local", target.clone())
@@ -402,6 +435,16 @@ async fn quickstart() -> Result<(), String> {
         outcomes.push(outcome);
     }
     let tally = traffic.stop().await;
+    announcer.flush().await;
+    let announcements = chat::texts(&inbox);
+    heading("   the release channel was told:".to_owned());
+    for text in &announcements {
+        say(text.clone());
+    }
+    let inventory_production = inventory
+        .running_in(&"production".into())
+        .await
+        .map_err(|e| e.to_string())?;
     follow.abort();
     spinner.finish_and_clear();
 
@@ -460,6 +503,8 @@ async fn quickstart() -> Result<(), String> {
             .into_iter()
             .map(|((route, answer), n)| (format!("{route} {answer}"), n))
             .collect(),
+        announcements,
+        inventory_production,
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = out.join("summary.json");
@@ -477,6 +522,19 @@ async fn quickstart() -> Result<(), String> {
             .map(|(c, v)| format!("{c} {}", v.join("+")))
             .collect();
         println!("  {env:<11} {}", parts.join(", "));
+    }
+    println!(
+        "What runs in production, by the inventory ({}):",
+        out.join("inventory.db").display()
+    );
+    for row in &summary.inventory_production {
+        println!(
+            "  {:<11} {} since {} ({})",
+            row.component.as_str(),
+            row.version,
+            row.since.format("%H:%M:%S"),
+            row.release
+        );
     }
     println!("Releases:");
     for r in &summary.releases {

@@ -76,6 +76,34 @@ async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_productio
         "{traffic:?}"
     );
 
+    // The release channel heard of the rollback (M8.4), and the inventory (M7.1) says what
+    // runs in production.
+    let announcements: Vec<&str> = summary["announcements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        announcements
+            .iter()
+            .any(|a| a.contains("shop-2026.12.2") && a.contains("ROLLBACK of production started")),
+        "{announcements:?}"
+    );
+    let inventory: BTreeMap<String, String> = summary["inventory_production"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["component"].as_str().unwrap().to_owned(),
+                row["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(inventory["orders-api"], "2.0.0");
+    assert_eq!(inventory["web"], "2.0.0");
+
     // The SQLite ledger holds every release, each chain verifies, and the audit exports
     // are the same records.
     let ledger = SqliteLedger::open(SqliteLedgerConfig::new(dir.join("ledger.db"))).unwrap();
