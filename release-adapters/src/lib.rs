@@ -17,3 +17,9 @@ pub mod router;
 
 #[cfg(feature = "probes")]
 pub mod probes;
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
+
+#[cfg(feature = "logs")]
+pub mod logs;
