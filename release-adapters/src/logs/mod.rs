@@ -1,7 +1,7 @@
 //! Log watcher (M6.2): counts lines of the local-process target's slot logs that match named
 //! patterns, and exceptions a slot logs that its baseline never did, as a metrics source.
 //!
-//! The [process target](crate::process) writes each replica's output to
+//! The local-process target (feature `process`) writes each replica's output to
 //! `<root>/slots/<environment>/<component>/<slot>/logs/replica-<n>.log`; [`LogWatcher`] reads
 //! those files as they grow and answers [`MetricQuery`](release_core::plugin::MetricQuery)s
 //! for analyses and rollback triggers (`source: logs` in an analysis template).

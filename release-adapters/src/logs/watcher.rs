@@ -69,6 +69,9 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// `(from, to]`.
+type Interval = (DateTime<Utc>, DateTime<Utc>);
+
 /// (environment, component, slot).
 type SlotKey = (String, String, String);
 
@@ -622,10 +625,7 @@ fn window(ms: u64) -> chrono::Duration {
 }
 
 /// The `(from, to]` intervals a query's samples cover.
-fn intervals(
-    query: &MetricQuery,
-    window_ms: u64,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, LogWatchError> {
+fn intervals(query: &MetricQuery, window_ms: u64) -> Result<Vec<Interval>, LogWatchError> {
     let (start, end) = (query.start, query.end);
     match query.step {
         Some(step) => {
