@@ -5,6 +5,7 @@
 
 #![cfg(all(feature = "logs", feature = "process"))]
 
+mod common;
 mod support;
 
 use std::io::Write;
@@ -17,8 +18,7 @@ use release_adapters::logs::{LogPattern, LogWatchError, LogWatcher, LogWatcherCo
 use release_core::ErrorKind;
 use release_core::engine::{Engine, EngineOptions};
 use release_core::ledger::{AnalysisOutcome, Event, InMemoryLedger, Ledger, Outcome, read_all};
-use release_core::manifest::{Document, Format, parse_str};
-use release_core::model::{HumanDuration, Pause, Platform, Release};
+use release_core::model::{HumanDuration, Pause, Release};
 use release_core::plugin::{
     DeploymentTarget, ManualClock, MetricQuery, MetricScope, MetricsSource, RolloutSpec,
     RolloutStep, Series, Strategy, SystemClock,
@@ -417,32 +417,7 @@ analyses:
 "#;
 
 fn release(version: &str) -> Release {
-    let text = format!(
-        r#"
-apiVersion: release/v1
-kind: Release
-metadata: {{ id: shop-{version} }}
-version: {version}
-platform: shop
-type: full
-release_manager: {{ primary: a@x, backup: c@x }}
-change_requests:
-  - {{ id: CR-1, kind: normal, state: approved, configuration_items: [web] }}
-changes:
-  - {{ id: CHG-1, request: CR-1, components: [web] }}
-components:
-  web: {{ version: {version} }}
-rollback:
-  watch_window: 0s
-"#
-    );
-    match parse_str(&text, "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
-    }
+    common::web_release(version, "  watch_window: 0s")
 }
 
 /// The first release goes to `stable`; later ones run one canary replica for two seconds,
@@ -488,13 +463,7 @@ async fn a_canary_that_logs_a_new_exception_is_rolled_back() {
         )
         .unwrap();
     }
-    let platform: Platform = match parse_str(PLATFORM, "platform.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Platform(p) => p.value,
-        Document::Release(_) => panic!("not a platform"),
-    };
+    let platform = common::parse_platform(PLATFORM);
     let watcher = Arc::new(
         LogWatcher::new(
             LogWatcherConfig::new(&rig.config.root).with_window(Duration::from_secs(30)),

@@ -7,6 +7,8 @@
 
 #![cfg(feature = "prometheus")]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -22,9 +24,8 @@ use release_core::ErrorKind;
 use release_core::config::InMemorySecrets;
 use release_core::engine::{Engine, EngineOptions};
 use release_core::ledger::{Event, InMemoryLedger, Ledger, Outcome, read_all};
-use release_core::manifest::{Document, Format, parse_str};
 use release_core::memory::InMemoryTarget;
-use release_core::model::{Platform, Release, SecretRef, SecretValue};
+use release_core::model::{Release, SecretRef, SecretValue};
 use release_core::plugin::{
     DeploymentTarget, MetricQuery, MetricScope, MetricsSource, Series, SystemClock,
 };
@@ -423,34 +424,10 @@ analyses:
 "#;
 
 fn release(version: &str, trigger: &str) -> Release {
-    let text = format!(
-        r#"
-apiVersion: release/v1
-kind: Release
-metadata: {{ id: shop-{version} }}
-version: {version}
-platform: shop
-type: full
-release_manager: {{ primary: a@x, backup: c@x }}
-change_requests:
-  - {{ id: CR-1, kind: normal, state: approved, configuration_items: [web] }}
-changes:
-  - {{ id: CHG-1, request: CR-1, components: [web] }}
-components:
-  web: {{ version: {version} }}
-rollback:
-  watch_window: 2s
-  triggers:
-    - analysis: {{ name: {trigger} }}
-"#
-    );
-    match parse_str(&text, "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
-    }
+    common::web_release(
+        version,
+        &format!("  watch_window: 2s\n  triggers:\n    - analysis: {{ name: {trigger} }}"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -465,13 +442,7 @@ async fn the_engine_rolls_back_on_a_prometheus_analysis_trigger() {
         scope("web", Some("canary")),
     )
     .await;
-    let platform: Platform = match parse_str(PLATFORM, "platform.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Platform(p) => p.value,
-        Document::Release(_) => panic!("not a platform"),
-    };
+    let platform = common::parse_platform(PLATFORM);
     let target = Arc::new(InMemoryTarget::new());
     let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
     let engine = Engine::builder()

@@ -17,8 +17,9 @@
 //!   inside braces: `http_requests_total{ {{scope}} }` or `http_requests_total{{{scope}}}`.
 //!   A query without placeholders is sent unchanged. `{{slot}}` without a slot in the scope
 //!   is an error (the engine's analyses and triggers measure the whole component, so name
-//!   the slot in the query there); any other `{{name}}` is an error naming it. PromQL itself
-//!   never contains `{{`, so nothing valid is taken for a placeholder. Rewriting every
+//!   the slot in the query there); any other `{{name}}` is an error naming it. Outside string
+//!   literals PromQL never contains `{{`, so valid PromQL is not taken for a placeholder (a
+//!   literal `{{` inside a label value is not supported). Rewriting every
 //!   selector of an arbitrary PromQL expression would need a PromQL parser and would hide
 //!   what is really sent; placeholders keep the query a person reads the query that runs.
 //! - **One series.** An analysis judges one number per measurement. A vector with one
