@@ -26,3 +26,9 @@ pub mod inventory;
 
 #[cfg(feature = "webhook")]
 pub mod webhook;
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
+
+#[cfg(feature = "logs")]
+pub mod logs;
