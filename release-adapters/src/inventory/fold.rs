@@ -474,6 +474,7 @@ mod tests {
             component: "api".into(),
             previous,
             previous_weights: weights,
+            history: Vec::new(),
         }
     }
 
