@@ -754,3 +754,31 @@ async fn pain_points_list_waits_retries_interventions_and_flaky_gates_across_rel
         "{md}"
     );
 }
+
+#[tokio::test]
+async fn metric_samples_with_awkward_floats_survive_an_export_and_import() {
+    // The audit export must re-import to records whose hashes still verify (M5.3): serde_json
+    // parses floats exactly only with `float_roundtrip`.
+    use release_core::ledger::{EventDraft, MetricSample, MetricSamples};
+    let ledger = InMemoryLedger::new();
+    let samples: Vec<MetricSample> = (0..50)
+        .map(|i| MetricSample::new("canary", start_time(), 0.004 + 0.0005 * f64::from(i)))
+        .collect();
+    let draft = EventDraft::new(
+        "shop-9.0.0".into(),
+        start_time(),
+        "host",
+        Vec::new(),
+        Event::MetricsSampled(MetricSamples::new(
+            "production",
+            "api",
+            "error_ratio",
+            samples,
+        )),
+    );
+    ledger.append(draft, None).await.unwrap();
+    let records = read_all(&ledger, &"shop-9.0.0".into()).await.unwrap();
+    let again = import_jsonl(&export_jsonl(&records).unwrap()).unwrap();
+    verify_chain(&again).unwrap();
+    assert_eq!(again, records);
+}

@@ -28,6 +28,14 @@
 //! - **Locks are leases** with fencing tokens: appends during a stage carry the environment
 //!   lock's fence, so an engine that lost its lease cannot write. An engine's `holder`
 //!   identity should be stable across restarts; another holder waits for the lease to expire.
+//! - **Post-deployment issues** are journal events ([`Engine::report_issue`]); the policy's
+//!   `critical_defect` trigger (default severity: critical) fires on an unresolved issue
+//!   reported for the environment since its current stage attempt started — during the
+//!   rollout or inside the watch window — naming the issue in `TriggerFired`.
+//! - **Every rollback opens a root-cause analysis** (`RcaOpened`, once per stage attempt,
+//!   also for an operator's abort: M8.6 asks for one after each rollback) naming the
+//!   components the attempt deployed; a person closes it with [`Engine::close_rca`], and
+//!   release-gates' `rca_closed` gate holds those components' next releases until then.
 //! - **Virtual time.** All waiting goes through the injected [`Clock`]; with
 //!   [`TokioClock`](crate::plugin::TokioClock) on a paused runtime, hours of pauses and watch
 //!   windows run in milliseconds and deterministically.
