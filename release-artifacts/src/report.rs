@@ -541,30 +541,11 @@ fn weights_chart(
     slots.dedup();
     let from = route.first().map_or(0.0, |(t, _)| *t);
     let to = end.max(from + 1.0);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Traffic weights: {component} in {env}"),
-                ("sans-serif", 18),
-            )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(from..to, 0f64..105f64)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("minutes since the release started")
-            .y_desc("% of requests")
-            .x_label_formatter(&minute_label)
-            .draw()
-            .map_err(err)?;
-        for (i, slot) in slots.iter().enumerate() {
-            let color = SLOTS[i % SLOTS.len()];
+    let lines = slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| {
+            // A step function: each change holds until the next.
             let mut points: Vec<(f64, f64)> = Vec::new();
             for (at, ws) in route {
                 let w = ws
@@ -579,14 +560,90 @@ fn weights_chart(
             if let Some(&(_, last)) = points.last() {
                 points.push((to, last));
             }
-            let label = (*slot).to_owned();
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(3)))
+            Line::solid(*slot, SLOTS[i % SLOTS.len()], points)
+        })
+        .collect();
+    line_chart(&LineChart {
+        title: format!("Traffic weights: {component} in {env}"),
+        x: from..to,
+        y: 0.0..105.0,
+        x_desc: "minutes since the release started",
+        y_desc: "% of requests",
+        lines,
+    })
+}
+
+/// One series of a line chart.
+struct Line {
+    label: String,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+    dashed: bool,
+    markers: bool,
+}
+
+impl Line {
+    fn solid(label: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            label: label.into(),
+            color,
+            points,
+            dashed: false,
+            markers: false,
+        }
+    }
+}
+
+/// A line chart with a legend.
+struct LineChart<'a> {
+    title: String,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    lines: Vec<Line>,
+}
+
+fn line_chart(c: &LineChart<'_>) -> std::result::Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&c.title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(c.x.clone(), c.y.clone())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(c.x_desc)
+            .y_desc(c.y_desc)
+            .x_label_formatter(&minute_label)
+            .draw()
+            .map_err(err)?;
+        for line in &c.lines {
+            let style = line.color.stroke_width(if line.dashed { 2 } else { 3 });
+            let drawn = if line.dashed {
+                chart.draw_series(DashedLineSeries::new(line.points.clone(), 8, 5, style))
+            } else {
+                chart.draw_series(LineSeries::new(line.points.clone(), style))
+            };
+            drawn
                 .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+                .label(line.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            if line.markers {
+                chart
+                    .draw_series(
+                        line.points
+                            .iter()
+                            .map(|p| Circle::new(*p, 4, line.color.filled())),
+                    )
+                    .map_err(err)?;
+            }
         }
         chart
             .configure_series_labels()
@@ -676,65 +733,31 @@ fn analysis_chart(a: &AnalysisRun) -> std::result::Result<String, String> {
             .map(|(_, v)| v)
             .chain(a.bound.as_ref().map(|(_, b)| b)),
     );
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "Analysis {} of {} in {}: {}",
-                    a.name, a.component, a.environment, a.outcome
-                ),
-                ("sans-serif", 18),
+    let mut lines = vec![Line {
+        markers: true,
+        ..Line::solid("canary", ANALYSIS, a.values.clone())
+    }];
+    if let Some((label, bound)) = &a.bound {
+        lines.push(Line {
+            dashed: true,
+            ..Line::solid(
+                format!("baseline bound: {label}"),
+                FAIL,
+                vec![(0.5, *bound), (n + 0.5, *bound)],
             )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.5f64..n + 0.5, lo..hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("measurement")
-            .y_desc("value")
-            .x_labels(a.values.len().min(20))
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(a.values.clone(), ANALYSIS.stroke_width(3)))
-            .map_err(err)?
-            .label("canary")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ANALYSIS.stroke_width(3)));
-        chart
-            .draw_series(
-                a.values
-                    .iter()
-                    .map(|p| Circle::new(*p, 4, ANALYSIS.filled())),
-            )
-            .map_err(err)?;
-        if let Some((label, bound)) = &a.bound {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(0.5, *bound), (n + 0.5, *bound)],
-                    8,
-                    5,
-                    FAIL.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(format!("baseline bound: {label}"))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], FAIL.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+        });
     }
-    Ok(svg)
+    line_chart(&LineChart {
+        title: format!(
+            "Analysis {} of {} in {}: {}",
+            a.name, a.component, a.environment, a.outcome
+        ),
+        x: 0.5..n + 0.5,
+        y: lo..hi,
+        x_desc: "measurement",
+        y_desc: "value",
+        lines,
+    })
 }
 
 /// Samples per slot: (minute, value), keyed by (environment, component, metric).
@@ -782,47 +805,21 @@ fn samples_chart(
         (0.0, 1.0)
     };
     let (lo, hi) = value_range(slots.values().flatten().map(|(_, v)| v));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{metric}: {component} in {env}"),
-                ("sans-serif", 18),
-            )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(t0..t1, lo..hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("minutes since the release started")
-            .y_desc(metric)
-            .x_label_formatter(&minute_label)
-            .draw()
-            .map_err(err)?;
-        for (i, (slot, points)) in slots.iter().enumerate() {
-            let color = SLOTS[i % SLOTS.len()];
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
-                .map_err(err)?
-                .label(slot.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let lines = slots
+        .iter()
+        .enumerate()
+        .map(|(i, (slot, points))| {
+            Line::solid(slot.clone(), SLOTS[i % SLOTS.len()], points.clone())
+        })
+        .collect();
+    line_chart(&LineChart {
+        title: format!("{metric}: {component} in {env}"),
+        x: t0..t1,
+        y: lo..hi,
+        x_desc: "minutes since the release started",
+        y_desc: metric,
+        lines,
+    })
 }
 
 fn table(html: &mut String, id: &str, headers: &[&str], rows: &[Vec<String>]) {
