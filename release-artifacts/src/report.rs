@@ -443,34 +443,30 @@ fn timeline_chart(t: &Timeline) -> std::result::Result<String, String> {
             .x_label_formatter(&minute_label)
             .draw()
             .map_err(err)?;
+        // A bar of no length still shows.
+        let corners = |b: &Bar| {
+            [
+                (b.from, SegmentValue::Exact(row(b.lane))),
+                (
+                    b.to.max(b.from + t.end / 400.0),
+                    SegmentValue::Exact(row(b.lane) + 1),
+                ),
+            ]
+        };
         chart
-            .draw_series(t.bars.iter().map(|b| {
-                Rectangle::new(
-                    [
-                        (b.from, SegmentValue::Exact(row(b.lane))),
-                        // A bar of no length still shows.
-                        (
-                            b.to.max(b.from + t.end / 400.0),
-                            SegmentValue::Exact(row(b.lane) + 1),
-                        ),
-                    ],
-                    b.color.filled(),
-                )
-            }))
+            .draw_series(
+                t.bars
+                    .iter()
+                    .map(|b| Rectangle::new(corners(b), b.color.filled())),
+            )
             .map_err(err)?;
+        // White outlines keep neighbouring bars apart.
         chart
-            .draw_series(t.bars.iter().map(|b| {
-                Rectangle::new(
-                    [
-                        (b.from, SegmentValue::Exact(row(b.lane))),
-                        (
-                            b.to.max(b.from + t.end / 400.0),
-                            SegmentValue::Exact(row(b.lane) + 1),
-                        ),
-                    ],
-                    WHITE.stroke_width(1),
-                )
-            }))
+            .draw_series(
+                t.bars
+                    .iter()
+                    .map(|b| Rectangle::new(corners(b), WHITE.stroke_width(1))),
+            )
             .map_err(err)?;
         chart
             .draw_series(t.markers.iter().filter(|m| !m.cross).map(|m| {
