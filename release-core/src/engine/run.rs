@@ -1672,6 +1672,11 @@ impl Run {
                 environment: env.clone(),
             })
             .await?;
+            // M8.6: every rollback opens a root-cause analysis (once, also on resume).
+            let records = self.records().await;
+            if let Some(rca) = super::rca_opening(&records, self.id(), env, attempt, &reason) {
+                self.append(Event::RcaOpened(rca)).await?;
+            }
             let outcome = if aborted {
                 Outcome::Aborted {
                     environment: Some(env.clone()),

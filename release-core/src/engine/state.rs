@@ -287,7 +287,13 @@ impl ReleaseState {
             | Event::LockReleased { .. }
             | Event::ProbeChecked { .. }
             | Event::AnalysisCompleted { .. }
-            | Event::EvidenceRecorded { .. } => {}
+            | Event::EvidenceRecorded { .. }
+            | Event::IssueReported(_)
+            | Event::IssueResolved { .. }
+            | Event::FeedbackRecorded(_)
+            | Event::RcaOpened(_)
+            | Event::RcaClosed(_)
+            | Event::MetricsSampled(_) => {}
         }
     }
 

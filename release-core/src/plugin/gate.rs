@@ -162,6 +162,7 @@ pub fn gate_name(spec: &GateSpec) -> &str {
         GateSpec::BackupVerified { .. } => "backup_verified",
         GateSpec::RunbookAck { .. } => "runbook_ack",
         GateSpec::Analysis { .. } => "analysis",
+        GateSpec::RcaClosed {} => "rca_closed",
         GateSpec::Custom { name, .. } => name,
     }
 }
