@@ -100,6 +100,8 @@ pub fn planner_input(nodes: u32, edges: usize, seed: u64, ship_every: u32) -> (P
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -150,6 +152,8 @@ pub fn planner_input(nodes: u32, edges: usize, seed: u64, ship_every: u32) -> (P
                     ComponentVersion {
                         version: semver_version(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })
@@ -186,6 +190,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -240,6 +246,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
                     ComponentVersion {
                         version: version.clone(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })

@@ -287,7 +287,10 @@ impl ReleaseState {
             | Event::LockReleased { .. }
             | Event::ProbeChecked { .. }
             | Event::AnalysisCompleted { .. }
-            | Event::EvidenceRecorded { .. } => {}
+            | Event::EvidenceRecorded { .. }
+            | Event::BackupTaken { .. }
+            | Event::MigrationApplied { .. }
+            | Event::DataRestored { .. } => {}
         }
     }
 

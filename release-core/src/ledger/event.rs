@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Sha256Digest;
 use crate::id::{AnalysisName, ChangeId, ComponentId, EnvironmentName, PhaseName, ReleaseId};
 use crate::model::{Platform, Release};
-use crate::plugin::{GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight};
+use crate::plugin::{
+    BackupRecord, GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight,
+};
 
 /// Which program a step belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -363,6 +365,55 @@ pub enum Event {
         /// How.
         outcome: Outcome,
     },
+    /// A backup of a database was taken before a stage that migrates it (M2.6, M8.5).
+    BackupTaken {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component whose migrations change the database.
+        component: ComponentId,
+        /// The backup: its id, what it covers and its digest; a resumed rollback restores
+        /// from this record.
+        record: BackupRecord,
+    },
+    /// A database was brought up to a component's migration set before the stage's rollouts.
+    MigrationApplied {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The digest of the migration set.
+        set_digest: Sha256Digest,
+        /// The versions applied now (empty when the database already had them).
+        applied: Vec<u64>,
+        /// The highest applied version afterwards.
+        current: u64,
+    },
+    /// Data was restored from the pre-deployment backup in a full rollback (M8.5).
+    DataRestored {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The backup restored.
+        backup: String,
+        /// The digest the backup recorded.
+        expected: Sha256Digest,
+        /// The digest read back from the restored database (`None` when the plugin cannot
+        /// compute it and verified the backup itself instead).
+        restored: Option<Sha256Digest>,
+        /// True when the restored data matches the recorded digest.
+        verified: bool,
+    },
 }
 
 impl Event {
@@ -392,6 +443,9 @@ impl Event {
             Self::RollbackCompleted { .. } => "rollback_completed",
             Self::StageCompleted { .. } => "stage_completed",
             Self::ReleaseFinished { .. } => "release_finished",
+            Self::BackupTaken { .. } => "backup_taken",
+            Self::MigrationApplied { .. } => "migration_applied",
+            Self::DataRestored { .. } => "data_restored",
         }
     }
 }
