@@ -17,3 +17,6 @@ pub mod router;
 
 #[cfg(feature = "probes")]
 pub mod probes;
+
+#[cfg(feature = "migrations")]
+pub mod migrations;
