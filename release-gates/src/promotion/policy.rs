@@ -24,6 +24,7 @@ use super::junit::JunitGate;
 use super::lifecycle::{LifecycleGate, may_enter_phase};
 use super::load_test::LoadTestGate;
 use super::people::{ApprovalGate, RoleDirectory, SignOffGate};
+use super::rehearsal::MigrationRehearsalGate;
 use super::sarif::SarifGate;
 use super::window::WindowGate;
 
@@ -140,6 +141,7 @@ pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
     );
     out.insert("lifecycle", Arc::new(LifecycleGate));
     out.insert("load_test", Arc::new(LoadTestGate));
+    out.insert("migration_rehearsal", Arc::new(MigrationRehearsalGate));
     out
 }
 
@@ -164,6 +166,7 @@ pub fn evaluate(config: &GatesConfig, input: &GateInput<'_>) -> GateVerdict {
         GateSpec::ConfigBaseline {} => ConfigBaselineGate.decide(input),
         GateSpec::BackupVerified { .. } => BackupVerifiedGate.decide(input),
         GateSpec::RunbookAck { .. } => RunbookAckGate::new(config.teams.clone()).decide(input),
+        GateSpec::MigrationRehearsal { .. } => MigrationRehearsalGate.decide(input),
         GateSpec::Custom { name, .. } if name == "lifecycle" => LifecycleGate.decide(input),
         GateSpec::Custom { name, .. } if name == "load_test" => LoadTestGate.decide(input),
         _ => Ok(GateVerdict::Fail {
