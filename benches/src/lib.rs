@@ -157,6 +157,8 @@ pub fn planner_input_from_edges(
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -207,6 +209,8 @@ pub fn planner_input_from_edges(
                     ComponentVersion {
                         version: semver_version(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })
@@ -243,6 +247,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -297,6 +303,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
                     ComponentVersion {
                         version: version.clone(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })

@@ -12,6 +12,7 @@ pub mod id;
 pub mod ledger;
 pub mod manifest;
 pub mod memory;
+pub mod migration;
 pub mod model;
 pub mod plan;
 pub mod plugin;

@@ -36,6 +36,10 @@
 //!   also for an operator's abort: M8.6 asks for one after each rollback) naming the
 //!   components the attempt deployed; a person closes it with [`Engine::close_rca`], and
 //!   release-gates' `rca_closed` gate holds those components' next releases until then.
+//! - **Data** (M2.6, M8.5): before a stage that migrates a database the engine takes a
+//!   backup through the [`Backup`] registered for it and applies the component's migrations
+//!   through its [`Migrator`]; a full rollback of the stage restores the backup after the
+//!   components and checks the restored digest (see `data.rs`).
 //! - **Virtual time.** All waiting goes through the injected [`Clock`]; with
 //!   [`TokioClock`](crate::plugin::TokioClock) on a paused runtime, hours of pauses and watch
 //!   windows run in milliseconds and deterministically.
@@ -57,15 +61,17 @@ pub use watch::{Measurement, evaluate_measurements};
 
 use crate::config::SecretProvider;
 use crate::error::{Error, Result};
+use crate::id::ComponentId;
 use crate::id::{EnvironmentName, ReleaseId};
 use crate::ledger::{
     Decision, Event, EventDraft, Feedback, IssueReport, Ledger, MetricSamples, OperatorAction,
     Outcome, Program, RcaClosure, RcaOpening, Record, read_all,
 };
+use crate::migration::MigrationSet;
 use crate::model::{Platform, Release};
 use crate::plugin::{
-    AllAtOnce, Clock, DeploymentTarget, Gate, MetricsSource, Notifier, Probe, Strategy,
-    SystemClock, TrafficRouter,
+    AllAtOnce, Backup, Clock, DeploymentTarget, Gate, MetricsSource, Migrator, Notifier, Probe,
+    Strategy, SystemClock, TrafficRouter,
 };
 
 /// Tunables of the engine.
@@ -188,6 +194,9 @@ pub(crate) struct Inner {
     pub secrets: Option<Arc<dyn SecretProvider>>,
     pub events: broadcast::Sender<crate::ledger::Record>,
     pub options: EngineOptions,
+    pub backups: BTreeMap<String, Arc<dyn Backup>>,
+    pub migrators: BTreeMap<String, Arc<dyn Migrator>>,
+    pub migration_sets: BTreeMap<ComponentId, MigrationSet>,
 }
 
 /// The release engine. Cheap to clone; every clone drives the same plugins.
@@ -223,6 +232,9 @@ pub struct EngineBuilder {
     notifiers: Vec<Arc<dyn Notifier>>,
     secrets: Option<Arc<dyn SecretProvider>>,
     options: EngineOptions,
+    backups: BTreeMap<String, Arc<dyn Backup>>,
+    migrators: BTreeMap<String, Arc<dyn Migrator>>,
+    migration_sets: BTreeMap<ComponentId, MigrationSet>,
 }
 
 impl Default for EngineBuilder {
@@ -241,6 +253,9 @@ impl Default for EngineBuilder {
             notifiers: Vec::new(),
             secrets: None,
             options: EngineOptions::default(),
+            backups: BTreeMap::new(),
+            migrators: BTreeMap::new(),
+            migration_sets: BTreeMap::new(),
         }
     }
 }
@@ -308,6 +323,27 @@ impl EngineBuilder {
         self
     }
 
+    /// The backup of a database (a shared resource), taken before a stage that migrates it
+    /// and restored on that stage's full rollback (M2.6, M8.5). Registered under the concrete
+    /// resource an environment binds, or under the declared one to serve every environment.
+    pub fn backup(mut self, resource: impl Into<String>, backup: Arc<dyn Backup>) -> Self {
+        self.backups.insert(resource.into(), backup);
+        self
+    }
+
+    /// The migrator of a database (a shared resource), looked up like [`Self::backup`].
+    pub fn migrator(mut self, resource: impl Into<String>, migrator: Arc<dyn Migrator>) -> Self {
+        self.migrators.insert(resource.into(), migrator);
+        self
+    }
+
+    /// The migration set a component's release applies (register the same set again before
+    /// resuming; a release that pins a digest gets exactly that set).
+    pub fn migrations(mut self, component: impl Into<ComponentId>, set: MigrationSet) -> Self {
+        self.migration_sets.insert(component.into(), set);
+        self
+    }
+
     /// Engine options.
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
@@ -345,6 +381,9 @@ impl EngineBuilder {
                 secrets: self.secrets,
                 events,
                 options: self.options,
+                backups: self.backups,
+                migrators: self.migrators,
+                migration_sets: self.migration_sets,
             }),
         })
     }

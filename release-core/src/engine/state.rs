@@ -293,7 +293,10 @@ impl ReleaseState {
             | Event::FeedbackRecorded(_)
             | Event::RcaOpened(_)
             | Event::RcaClosed(_)
-            | Event::MetricsSampled(_) => {}
+            | Event::MetricsSampled(_)
+            | Event::BackupTaken { .. }
+            | Event::MigrationApplied { .. }
+            | Event::DataRestored { .. } => {}
         }
     }
 

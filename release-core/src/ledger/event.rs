@@ -11,7 +11,9 @@ use crate::id::{
     AnalysisName, ChangeId, ComponentId, EnvironmentName, PersonId, PhaseName, ReleaseId,
 };
 use crate::model::{Platform, Release, Severity};
-use crate::plugin::{GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight};
+use crate::plugin::{
+    BackupRecord, GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight,
+};
 
 /// Which program a step belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -388,6 +390,55 @@ pub enum Event {
     RcaClosed(RcaClosure),
     /// Metric samples kept with the release (canary against baseline, for reports).
     MetricsSampled(MetricSamples),
+    /// A backup of a database was taken before a stage that migrates it (M2.6, M8.5).
+    BackupTaken {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component whose migrations change the database.
+        component: ComponentId,
+        /// The backup: its id, what it covers and its digest; a resumed rollback restores
+        /// from this record.
+        record: BackupRecord,
+    },
+    /// A database was brought up to a component's migration set before the stage's rollouts.
+    MigrationApplied {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The digest of the migration set.
+        set_digest: Sha256Digest,
+        /// The versions applied now (empty when the database already had them).
+        applied: Vec<u64>,
+        /// The highest applied version afterwards.
+        current: u64,
+    },
+    /// Data was restored from the pre-deployment backup in a full rollback (M8.5).
+    DataRestored {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The backup restored.
+        backup: String,
+        /// The digest the backup recorded.
+        expected: Sha256Digest,
+        /// The digest read back from the restored database (`None` when the plugin cannot
+        /// compute it and verified the backup itself instead).
+        restored: Option<Sha256Digest>,
+        /// True when the restored data matches the recorded digest.
+        verified: bool,
+    },
 }
 
 /// A post-deployment issue as reported (M6.6).
@@ -651,6 +702,9 @@ impl Event {
             Self::RcaOpened(_) => "rca_opened",
             Self::RcaClosed(_) => "rca_closed",
             Self::MetricsSampled(_) => "metrics_sampled",
+            Self::BackupTaken { .. } => "backup_taken",
+            Self::MigrationApplied { .. } => "migration_applied",
+            Self::DataRestored { .. } => "data_restored",
         }
     }
 }

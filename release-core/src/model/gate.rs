@@ -51,6 +51,13 @@ pub enum GateSpec {
         /// How old the verified backup may be.
         max_age: HumanDuration,
     },
+    /// A passing rehearsal on a clone (M4.5) for exactly the migration set each shipped
+    /// component with migrations pins (`migrations.digest` in the release).
+    MigrationRehearsal {
+        /// How old the rehearsal may be; any age when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age: Option<HumanDuration>,
+    },
     /// The support team acknowledged the runbook (M6.4).
     RunbookAck {
         /// The team that must acknowledge.

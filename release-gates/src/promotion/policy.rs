@@ -25,6 +25,7 @@ use super::lifecycle::{LifecycleGate, may_enter_phase};
 use super::load_test::LoadTestGate;
 use super::people::{ApprovalGate, RoleDirectory, SignOffGate};
 use super::rca::{RcaGate, rca_verdict};
+use super::rehearsal::MigrationRehearsalGate;
 use super::sarif::SarifGate;
 use super::window::WindowGate;
 
@@ -141,6 +142,7 @@ pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
     );
     out.insert("lifecycle", Arc::new(LifecycleGate));
     out.insert("load_test", Arc::new(LoadTestGate));
+    out.insert("migration_rehearsal", Arc::new(MigrationRehearsalGate));
     out
 }
 
@@ -174,6 +176,7 @@ pub fn evaluate(config: &GatesConfig, input: &GateInput<'_>) -> GateVerdict {
         GateSpec::RunbookAck { .. } => RunbookAckGate::new(config.teams.clone()).decide(input),
         // Only this release's journal is at hand here; the registered gate reads the ledger.
         GateSpec::RcaClosed {} => Ok(rca_verdict(input.release, &[input.events.to_vec()])),
+        GateSpec::MigrationRehearsal { .. } => MigrationRehearsalGate.decide(input),
         GateSpec::Custom { name, .. } if name == "lifecycle" => LifecycleGate.decide(input),
         GateSpec::Custom { name, .. } if name == "load_test" => LoadTestGate.decide(input),
         _ => Ok(GateVerdict::Fail {
