@@ -157,13 +157,22 @@ async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_productio
     let manager = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
     for id in &ids {
         let rel = dir.join("releases").join(id.as_str());
-        for file in ["summary.md", "summary.json", "review.md", "review.json", "report.html"] {
+        for file in [
+            "summary.md",
+            "summary.json",
+            "review.md",
+            "review.json",
+            "report.html",
+        ] {
             assert!(rel.join(file).is_file(), "{id}: {file}");
         }
         let bundle = std::fs::read(rel.join("evidence.tar")).unwrap();
         let verified = release_artifacts::bundle::verify_bundle(&bundle, &[manager]).unwrap();
         let records = read_all(&ledger, id).await.unwrap();
-        assert_eq!(verified.records, records, "{id}: the bundle holds the whole journal");
+        assert_eq!(
+            verified.records, records,
+            "{id}: the bundle holds the whole journal"
+        );
         assert!(verified.members.contains_key("tests/staging-tests.xml"));
         let html = std::fs::read_to_string(rel.join("report.html")).unwrap();
         assert!(html.contains("<svg"), "{id}: the report has charts");
