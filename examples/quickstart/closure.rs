@@ -11,10 +11,12 @@ use release_artifacts::report::render_html;
 use release_core::closure::{
     aggregate_pain_points, post_implementation_review, rcas, release_summary,
 };
-use release_core::ledger::{Record, export_jsonl};
+use release_core::ledger::Record;
 
 /// What was written for one release.
 pub struct Closed {
+    /// The release.
+    pub release: String,
     /// The release's folder.
     pub dir: PathBuf,
     /// Members of its evidence bundle, verified after writing.
@@ -28,7 +30,8 @@ fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
 }
 
 /// Writes summary, review, HTML report and the signed evidence bundle of one release under
-/// `<out>/releases/<id>/`; `extra` are more members (test reports, logs) by archive path.
+/// `<out>/releases/<id>/` (the audit export itself is `<out>/audit/<id>.jsonl`, and inside
+/// the bundle); `extra` are more members (test reports, logs) by archive path.
 pub fn close(
     out: &Path,
     records: &[Record],
@@ -74,10 +77,6 @@ pub fn close(
     let bytes = bundle.write(key).map_err(|e| e.to_string())?;
     let verified = verify_bundle(&bytes, &[key.verifying_key()]).map_err(|e| e.to_string())?;
     write(&dir.join("evidence.tar"), &bytes)?;
-    write(
-        &dir.join("audit.jsonl"),
-        export_jsonl(records).map_err(|e| e.to_string())?,
-    )?;
     let rcas = rcas(records)
         .into_iter()
         .map(|r| {
@@ -93,6 +92,7 @@ pub fn close(
         })
         .collect();
     Ok(Closed {
+        release: id,
         dir,
         bundle_members: verified.members.len(),
         rcas,

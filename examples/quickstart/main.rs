@@ -473,6 +473,7 @@ async fn quickstart() -> Result<(), String> {
     let audit = out.join("audit");
     std::fs::create_dir_all(&audit).map_err(|e| format!("{}: {e}", audit.display()))?;
     let mut summaries = Vec::new();
+    let mut journals = Vec::new();
     for (release, outcome) in releases.iter().zip(&outcomes) {
         let records = read_all(ledger.as_ref(), release.id())
             .await
@@ -495,25 +496,22 @@ async fn quickstart() -> Result<(), String> {
             chain_verified: true,
             audit_export: path,
         });
+        journals.push(records);
     }
     // The release manager's key signs the evidence bundles.
     let manager_key = SigningKey::from_bytes(&[7; 32]);
     let junit = people::JUNIT.as_bytes().to_vec();
-    let mut journals = Vec::new();
     let mut rca_lines = Vec::new();
-    for release in &releases {
-        let records = read_all(ledger.as_ref(), release.id())
-            .await
-            .map_err(|e| e.to_string())?;
+    for records in &journals {
         let closed = closure::close(
             &out,
-            &records,
+            records,
             &manager_key,
             &[("tests/staging-tests.xml".to_owned(), junit.clone())],
         )?;
         say(format!(
             "{}: summary, review, report.html and a signed evidence bundle of {} members (verified) in {}",
-            release.id(),
+            closed.release,
             closed.bundle_members,
             closed.dir.display()
         ));
@@ -522,7 +520,6 @@ async fn quickstart() -> Result<(), String> {
             say(line.clone());
             rca_lines.push(line);
         }
-        journals.push(records);
     }
     let pains = closure::pain_points(&out, &journals)?;
     say(format!(

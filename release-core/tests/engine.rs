@@ -652,3 +652,115 @@ async fn a_crash_after_any_append_resumes_to_the_same_end_state() {
         verify_chain(&records).unwrap();
     }
 }
+
+/// Healthy when the request carries endpoints and none of them is the one marked bad; a
+/// notifier marks `mem://production/api/stable` bad once production's watch window starts.
+#[derive(Default)]
+struct EndpointProbe {
+    bad: std::sync::Mutex<Option<String>>,
+    seen: std::sync::Mutex<Vec<(String, Vec<String>)>>,
+}
+
+#[async_trait]
+impl release_core::plugin::Probe for EndpointProbe {
+    async fn check(
+        &self,
+        request: &release_core::plugin::ProbeRequest,
+    ) -> Result<release_core::plugin::ProbeOutcome> {
+        let urls: Vec<String> = request.endpoints.iter().map(|e| e.url.clone()).collect();
+        self.seen
+            .lock()
+            .unwrap()
+            .push((request.slot.clone(), urls.clone()));
+        let bad = self.bad.lock().unwrap().clone();
+        Ok(if urls.is_empty() {
+            release_core::plugin::ProbeOutcome::unhealthy("the slot reports no endpoints")
+        } else if bad.is_some_and(|b| urls.contains(&b)) {
+            release_core::plugin::ProbeOutcome::unhealthy("500 on /healthz")
+        } else {
+            release_core::plugin::ProbeOutcome::healthy("200")
+        })
+    }
+}
+
+#[async_trait]
+impl release_core::plugin::Notifier for EndpointProbe {
+    async fn notify(&self, record: &Record) -> Result<()> {
+        if let (Event::WatchStarted { environment, .. }, true) =
+            (&record.event, record.release.as_str() == "shop-2.0.0")
+            && environment.as_str() == "production"
+        {
+            *self.bad.lock().unwrap() = Some("mem://production/api/stable".to_owned());
+        }
+        Ok(())
+    }
+}
+
+async fn ship_with_probe_trigger(
+    rig: &Rig,
+    probe: &Arc<EndpointProbe>,
+    version: &str,
+) -> RunOutcome {
+    let engine = Engine::builder()
+        .ledger(rig.ledger.clone())
+        .clock(Arc::new(TokioClock::new(start_time())))
+        .target("default", rig.target.clone())
+        .metrics("default", rig.metrics.clone())
+        .probe("endpoint", probe.clone())
+        .notifier(probe.clone())
+        .options(
+            EngineOptions::default()
+                .with_holder("engine-a")
+                .with_poll_interval(std::time::Duration::from_secs(30)),
+        )
+        .build()
+        .unwrap();
+    let text = release_yaml(version, "10m").replace(
+        "    - error_rate: { above: 0.05 }",
+        "    - probe_failure: { probe: endpoint, consecutive: 1 }",
+    );
+    engine
+        .start(&platform(PLATFORM), &release(&text), "ana@x")
+        .await
+        .unwrap()
+}
+
+// covers M5.5, M8.1: a `probe_failure` trigger probes each running slot on the endpoints the
+// target reports (before, it probed `stable` with none, so an HTTP probe always failed).
+#[tokio::test(start_paused = true)]
+async fn a_probe_failure_trigger_probes_the_slots_on_their_endpoints() {
+    let rig = Rig::new();
+    let probe = Arc::new(EndpointProbe::default());
+    let first = ship_with_probe_trigger(&rig, &probe, "1.0.0").await;
+    assert_eq!(first.outcome(), Some(&Outcome::Succeeded), "{first:?}");
+    assert!(
+        probe
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, urls)| !urls.is_empty())
+    );
+
+    // 2.0.0's api fails its probe once production's watch window has started: the trigger
+    // fires, naming the slot, and production goes back to 1.0.0.
+    let second = ship_with_probe_trigger(&rig, &probe, "2.0.0").await;
+    match second.outcome() {
+        Some(Outcome::RolledBack { environment, .. }) => {
+            assert_eq!(environment.as_str(), "production");
+        }
+        other => panic!("expected a rollback, got {other:?}"),
+    }
+    let records = read_all(rig.ledger.as_ref(), &"shop-2.0.0".into())
+        .await
+        .unwrap();
+    let observed = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::TriggerFired { observed, .. } => Some(observed.clone()),
+            _ => None,
+        })
+        .expect("the probe trigger fired");
+    assert!(observed.contains("stable: 500 on /healthz"), "{observed}");
+    assert!(all_on(&rig.versions()["production"], "1.0.0"));
+}

@@ -167,7 +167,7 @@ fn check_registered(
     }
 }
 
-fn target_name<'a>(
+pub(super) fn target_name<'a>(
     inner: &'a Inner,
     platform: &Platform,
     environment: &EnvironmentName,

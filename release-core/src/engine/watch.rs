@@ -194,11 +194,11 @@ pub(crate) async fn check_triggers(
                     None => None,
                 },
                 RollbackTrigger::DataIntegrity { check } => {
-                    probe_fails(inner, check, component, environment).await
+                    probe_fails(inner, platform, check, component, environment).await
                 }
                 RollbackTrigger::ProbeFailure { probe, consecutive } => {
                     let key = (component.clone(), probe.clone());
-                    match probe_fails(inner, probe, component, environment).await {
+                    match probe_fails(inner, platform, probe, component, environment).await {
                         Some(msg) => {
                             let n = probe_failures.entry(key).or_insert(0);
                             *n += 1;
@@ -233,24 +233,53 @@ async fn above_bound(
     }
 }
 
+/// Runs a named probe against every slot of the component that has ready replicas, on the
+/// endpoints the target reports for it (an HTTP probe needs them); the first unhealthy slot
+/// fires. A component the target shows nothing for is probed once as `stable` without
+/// endpoints, for probes that judge by scope alone.
 async fn probe_fails(
     inner: &Inner,
+    platform: &Platform,
     probe: &str,
     component: &ComponentId,
     environment: &EnvironmentName,
 ) -> Option<String> {
     let probe_impl = inner.probes.get(probe)?;
-    let request = ProbeRequest::new(
-        component.clone(),
-        environment.clone(),
-        crate::plugin::STABLE.to_owned(),
-        Vec::new(),
-    );
-    match probe_impl.check(&request).await {
-        Ok(outcome) if outcome.healthy => None,
-        Ok(outcome) => Some(outcome.message),
-        Err(e) => Some(e.to_string()),
+    let slots = match super::run::target_name(inner, platform, environment, component) {
+        Ok(target) => match target.observe(component, environment).await {
+            Ok(slots) => slots,
+            Err(e) => return Some(format!("cannot observe {component} to probe it: {e}")),
+        },
+        Err(e) => return Some(e.to_string()),
+    };
+    let mut requests: Vec<ProbeRequest> = slots
+        .into_iter()
+        .filter(|s| s.ready_replicas > 0)
+        .map(|s| {
+            ProbeRequest::new(
+                component.clone(),
+                environment.clone(),
+                s.spec.slot,
+                s.endpoints,
+            )
+        })
+        .collect();
+    if requests.is_empty() {
+        requests.push(ProbeRequest::new(
+            component.clone(),
+            environment.clone(),
+            crate::plugin::STABLE.to_owned(),
+            Vec::new(),
+        ));
     }
+    for request in &requests {
+        match probe_impl.check(request).await {
+            Ok(outcome) if outcome.healthy => {}
+            Ok(outcome) => return Some(format!("{}: {}", request.slot, outcome.message)),
+            Err(e) => return Some(format!("{}: {e}", request.slot)),
+        }
+    }
+    None
 }
 
 /// An open post-deployment issue of at least `min` severity reported for this environment
