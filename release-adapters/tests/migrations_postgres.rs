@@ -378,3 +378,29 @@ async fn a_backup_restores_the_live_database_to_its_digest() {
     assert!(verification.verified, "{}", verification.message);
     rig.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_postgres_database_passes_the_migrator_conformance_suite() {
+    let Some(url) = url() else { return };
+    let name = format!("rt_mig_conformance_{}", std::process::id());
+    let admin = client(&url).await;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = PostgresDatabaseConfig::new(with_database(&url, &name), dir.path().join("backups"))
+        .with_maintenance_database(maintenance_name(&url))
+        .build()
+        .unwrap();
+    let report = release_core::testkit::migrator_conformance(&db, &db, SqlDialect::Postgres)
+        .await
+        .unwrap();
+    assert_eq!(report.passed.len(), 8, "{report:?}");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}

@@ -333,3 +333,17 @@ async fn a_backup_restores_the_live_database_to_its_digest() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_sqlite_database_passes_the_migrator_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    Connection::open(&path).unwrap();
+    let db = SqliteDatabaseConfig::new(&path, dir.path().join("backups"))
+        .build()
+        .unwrap();
+    let report = release_core::testkit::migrator_conformance(&db, &db, SqlDialect::Sqlite)
+        .await
+        .unwrap();
+    assert_eq!(report.passed.len(), 8, "{report:?}");
+}

@@ -14,6 +14,7 @@
 
 mod artifact;
 mod ledger;
+mod migrator;
 mod router;
 mod target;
 
@@ -22,6 +23,7 @@ use std::future::Future;
 
 pub use artifact::artifact_store_conformance;
 pub use ledger::{ledger_conformance, ledger_parallel_conformance};
+pub use migrator::migrator_conformance;
 pub use router::router_conformance;
 pub use target::target_conformance;
 
