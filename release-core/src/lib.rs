@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod advise;
+pub mod closure;
 pub mod config;
 pub mod digest;
 pub mod engine;

@@ -277,6 +277,7 @@ pub fn recommend_strategy(profile: &ServiceProfile) -> StrategyAdvice {
                 max_surge: CountOrPercent::Count(0),
                 max_unavailable: CountOrPercent::Count(1),
                 pause_between: metrics.then(|| HumanDuration::from_secs(60)),
+                rollback_window: None,
             }),
             reasons,
         };
@@ -373,6 +374,7 @@ pub fn recommend_strategy(profile: &ServiceProfile) -> StrategyAdvice {
             max_unavailable: CountOrPercent::Percent(25),
             pause_between: (profile.monitoring >= Monitoring::Basic)
                 .then(|| HumanDuration::from_secs(30)),
+            rollback_window: None,
         }),
         reasons,
     }
@@ -407,6 +409,11 @@ fn blue_green(profile: &ServiceProfile, reasons: &mut Vec<Reason>) -> BlueGreenS
         reasons.push(Reason::new(
             "rollback.window",
             "the old version stays up 10 minutes after the switch, so a rollback in that window is a traffic switch",
+        ));
+        spec.rollback_window = Some(release_core::model::RollbackWindow::revisions(2));
+        reasons.push(Reason::new(
+            "rollback.fast_track",
+            "re-deploying one of the last 2 versions skips analysis and the promotion pause (rollback window), so a later roll-back is not slowed by checks that version already passed",
         ));
     }
     spec
@@ -476,6 +483,7 @@ fn canary(profile: &ServiceProfile, reasons: &mut Vec<Reason>) -> CanarySpec {
         max_surge: CountOrPercent::Percent(25),
         max_unavailable: CountOrPercent::Percent(0),
         abort_scale_down_delay: HumanDuration::from_secs(30),
+        rollback_window: None,
     }
 }
 
@@ -551,6 +559,11 @@ mod tests {
         assert_eq!(b.scale_down_delay, HumanDuration::from_mins(10));
         assert!(advice.has_reason("rollback.instant"));
         assert!(advice.has_reason("rollback.window"));
+        assert!(advice.has_reason("rollback.fast_track"));
+        assert_eq!(
+            b.rollback_window,
+            Some(release_core::model::RollbackWindow::revisions(2))
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //! - **Fast track forward**: when the idle color still runs exactly this build at full size
 //!   (re-deploying the version that was just replaced, within the scale-down delay), the
 //!   analysis and promotion pause are skipped and the program switches straight to it.
+//! - **Rollback window** (`rollback_window: { revisions: N }`, Argo's `rollbackWindow`):
+//!   deploying one of the last N versions that ran here skips the analyses and the promotion
+//!   pause too; the preview is still brought up and probed before the switch, and the old
+//!   color is still kept for `scale_down_delay`.
 //! - **Without a router** there is no dark preview: traffic follows replica counts, so the
 //!   preview takes its share of traffic as soon as it is ready (half, with equal sizes), and
 //!   the switch is scaling the old color to 0. Post-promotion analysis runs after that; its
@@ -213,12 +217,13 @@ impl Strategy for BlueGreen {
             }
             Some(old) => {
                 let new = other_color(Some(old));
-                let fast = spec.previous.iter().any(|p| {
-                    p.spec.slot == new
-                        && p.spec.replicas == n
-                        && p.ready_replicas >= n
-                        && runs_new(spec, p)
-                });
+                let fast = spec.within_rollback_window()
+                    || spec.previous.iter().any(|p| {
+                        p.spec.slot == new
+                            && p.spec.replicas == n
+                            && p.ready_replicas >= n
+                            && runs_new(spec, p)
+                    });
                 if spec.has_router
                     && spec.previous_weights != [SlotWeight::new(old.spec.slot.clone(), 100)]
                 {

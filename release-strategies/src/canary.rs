@@ -28,6 +28,11 @@
 //! - **Fast track**: when `stable` already runs exactly this build, steps and analysis are
 //!   skipped (only its size and weights are applied). First deploy (nothing running): apply
 //!   `stable` at full size.
+//! - **Rollback window** (`rollback_window: { revisions: N }`, Argo's `rollbackWindow`):
+//!   deploying one of the last N versions that ran here (a roll-forward back to a known-good
+//!   build) skips every step, pause and analysis, background analysis included, and goes
+//!   straight to promotion: canary at full size, all traffic, `stable` replaced. Probes still
+//!   run after every apply.
 
 use release_core::Result;
 use release_core::model::{
@@ -123,6 +128,7 @@ impl Default for CanaryBuilder {
                 max_surge: CountOrPercent::Percent(25),
                 max_unavailable: CountOrPercent::Percent(25),
                 abort_scale_down_delay: HumanDuration::from_secs(30),
+                rollback_window: None,
             },
         }
     }
@@ -241,6 +247,12 @@ impl Strategy for Canary {
         let n = spec.replicas;
         let mut steps = Vec::new();
         let old = running(spec, STABLE).filter(|old| !runs_new(spec, old));
+        let fast = spec.within_rollback_window();
+        let (canary_steps, background) = if fast {
+            (&[][..], None)
+        } else {
+            (&params.steps[..], params.background_analysis.as_ref())
+        };
         match old {
             None => {
                 // First deploy, or the same build already in `stable` (fast track).
@@ -253,14 +265,14 @@ impl Strategy for Canary {
                 if spec.previous_weights != [SlotWeight::new(STABLE, 100)] {
                     steps.push(all_to(STABLE));
                 }
-                if let Some(a) = &params.background_analysis {
+                if let Some(a) = background {
                     steps.push(RolloutStep::StartBackgroundAnalysis {
                         analysis: a.clone(),
                     });
                 }
                 let (mut weight, mut canary) = (0u32, 0u32);
                 let mut scale: Option<CanaryScale> = None;
-                for step in &params.steps {
+                for step in canary_steps {
                     match step {
                         CanaryStep::SetWeight(w) => {
                             let c = canary_replicas_with_router(n, *w, scale.as_ref());
@@ -304,7 +316,7 @@ impl Strategy for Canary {
             }
             Some(old) => {
                 let budget = budget?;
-                if let Some(a) = &params.background_analysis {
+                if let Some(a) = background {
                     steps.push(RolloutStep::StartBackgroundAnalysis {
                         analysis: a.clone(),
                     });
@@ -314,7 +326,7 @@ impl Strategy for Canary {
                     Move::new(spec.slot(CANARY, 0), 0, 0),
                     Move::new(old.spec.clone(), old.spec.replicas, old.spec.replicas),
                 ];
-                for step in &params.steps {
+                for step in canary_steps {
                     match step {
                         CanaryStep::SetWeight(w) => {
                             let c = canary_replicas_without_router(n, *w);

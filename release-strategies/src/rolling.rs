@@ -18,6 +18,9 @@
 //! - With a router, weights follow the replica counts of each batch (set before any slot
 //!   shrinks); without one, traffic follows replicas by itself.
 //! - `pause_between` pauses after each batch of the first pass except the last.
+//! - **Rollback window** (`rollback_window: { revisions: N }`): deploying one of the last N
+//!   versions that ran here skips `pause_between`; the batches and their bounds stay (they
+//!   protect capacity, not judgement) and probes still run after each batch.
 //! - Nothing running yet (first deploy): apply `stable` at full size. The same version,
 //!   artifact and configuration already in `stable`: only its size is applied.
 //! - **Rollback** goes back in batches when the rollout stopped in its first pass (the engine
@@ -216,6 +219,7 @@ impl Strategy for Rolling {
                 let router = spec.has_router;
                 let pause = params
                     .pause_between
+                    .filter(|_| !spec.within_rollback_window())
                     .map(|d| RolloutStep::Pause(release_core::model::Pause::For(d)));
                 let mut weights = |after: &[Move], _: bool, steps: &mut Vec<RolloutStep>| {
                     if router && let Some(w) = weights_of(after) {

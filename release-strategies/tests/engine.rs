@@ -894,3 +894,194 @@ async fn rollback_times() {
         Duration::from_secs(10)
     );
 }
+
+// ---------------------------------------------------------------- rollback window (Argo's `rollbackWindow`)
+
+/// Ships `version` again under another release id (a roll-forward back to a known-good build).
+async fn ship_again(rig: &Rig, version: &str, id: &str) -> (RunOutcome, Vec<Record>) {
+    let mut r = release(version);
+    r.metadata.id = id.into();
+    let outcome = rig.engine.start(&rig.platform, &r, "ana@x").await.unwrap();
+    let records = read_all(rig.ledger.as_ref(), &id.into()).await.unwrap();
+    (outcome, records)
+}
+
+/// The deploy program's step kinds, as journaled.
+fn deploy_step_kinds(records: &[Record]) -> Vec<&'static str> {
+    records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepStarted { key, step } if key.program == Program::Deploy => {
+                Some(match step {
+                    RolloutStep::Apply(_) => "apply",
+                    RolloutStep::SetWeights(_) => "weights",
+                    RolloutStep::Pause(_) => "pause",
+                    RolloutStep::Analyze { .. } => "analyze",
+                    RolloutStep::StartBackgroundAnalysis { .. } => "background",
+                    RolloutStep::Verify => "verify",
+                    RolloutStep::RemoveSlot { .. } => "remove",
+                    _ => "other",
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Ships 2.0.0, which waits at an approval pause, then promotes and resumes it to success.
+async fn promote_waiting_upgrade(rig: &Rig) {
+    let waiting = rig.ship("2.0.0").await;
+    assert!(matches!(waiting, RunOutcome::Waiting { .. }), "{waiting:?}");
+    let id = "web-2.0.0".into();
+    rig.engine.promote(&id, "ana@x", None).await.unwrap();
+    let upgraded = rig.engine.resume(&id, "ana@x").await.unwrap();
+    assert_eq!(
+        upgraded.outcome(),
+        Some(&Outcome::Succeeded),
+        "{upgraded:?}"
+    );
+}
+
+fn journaled_history(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::RollbackPlanned { components, .. } => Some(
+                components[0]
+                    .history
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("a rollback plan")
+}
+
+const CANARY_WINDOW: &str = "{ canary: { steps: [ { set_weight: 10 }, { pause: 1m }, { analysis: error-rate }, { set_weight: 41 }, { pause: approval } ], background_analysis: background-errors, rollback_window: { revisions: 2 } } }";
+
+// covers M8.1, M8.3: going back to a known-good version skips every step, pause and analysis.
+#[tokio::test(start_paused = true)]
+async fn canary_back_to_a_version_inside_the_rollback_window_is_fast_tracked() {
+    let rig = Rig::new(CANARY_WINDOW, true);
+    rig.ship("1.0.0").await;
+    // 2.0.0 goes through every step and waits at the approval pause: promote it.
+    promote_waiting_upgrade(&rig).await;
+    let kinds = deploy_step_kinds(&rig.records("2.0.0").await);
+    assert!(
+        kinds.contains(&"analyze") && kinds.contains(&"pause") && kinds.contains(&"background"),
+        "{kinds:?}"
+    );
+
+    let started = rig.clock.now();
+    let (outcome, records) = ship_again(&rig, "1.0.0", "web-1.0.0-back").await;
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded), "{outcome:?}");
+    assert_eq!(journaled_history(&records), ["2.0.0", "1.0.0"]);
+    let kinds = deploy_step_kinds(&records);
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| matches!(*k, "analyze" | "pause" | "background")),
+        "fast track runs no step, pause or analysis: {kinds:?}"
+    );
+    assert_eq!(rig.versions(), set(&["1.0.0"]));
+    assert_eq!(rig.slots(), one_slot("stable", "1.0.0"));
+    assert_eq!(rig.weight("stable"), 100);
+    // No pause of any kind: only convergence waits (4 applies of 10 s at most).
+    assert!(rig.clock.now() - started <= chrono::Duration::seconds(60));
+}
+
+// The same roll-forward without a window runs the whole canary again (this test fails if
+// the window were applied unconditionally).
+#[tokio::test(start_paused = true)]
+async fn without_a_rollback_window_going_back_runs_every_step() {
+    let rig = Rig::new(CANARY_STEPS_ONLY, true);
+    rig.ship("1.0.0").await;
+    assert_eq!(rig.ship("2.0.0").await.outcome(), Some(&Outcome::Succeeded));
+    let (outcome, records) = ship_again(&rig, "1.0.0", "web-1.0.0-back").await;
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+    assert!(
+        journaled_history(&records).is_empty(),
+        "no window: no history read"
+    );
+    let kinds = deploy_step_kinds(&records);
+    assert!(
+        kinds.contains(&"analyze") && kinds.contains(&"pause"),
+        "{kinds:?}"
+    );
+}
+
+// `revisions: 1` covers only the version before the one running now.
+#[tokio::test(start_paused = true)]
+async fn the_window_counts_revisions_before_the_running_one() {
+    let strategy = "{ canary: { steps: [ { set_weight: 10 }, { analysis: error-rate } ], rollback_window: { revisions: 1 } } }";
+    let rig = Rig::new(strategy, true);
+    for v in ["1.0.0", "2.0.0", "3.0.0"] {
+        assert_eq!(
+            rig.ship(v).await.outcome(),
+            Some(&Outcome::Succeeded),
+            "{v}"
+        );
+    }
+    // 1.0.0 is two revisions back: outside the window.
+    let (outcome, records) = ship_again(&rig, "1.0.0", "web-1.0.0-back").await;
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+    assert_eq!(journaled_history(&records), ["3.0.0", "2.0.0", "1.0.0"]);
+    assert!(deploy_step_kinds(&records).contains(&"analyze"));
+    // Now 3.0.0 is the revision just before the running 1.0.0: inside.
+    let (outcome, records) = ship_again(&rig, "3.0.0", "web-3.0.0-back").await;
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+    assert_eq!(
+        journaled_history(&records)[..2],
+        ["1.0.0".to_owned(), "3.0.0".to_owned()]
+    );
+    assert!(!deploy_step_kinds(&records).contains(&"analyze"));
+    assert_eq!(rig.versions(), set(&["3.0.0"]));
+}
+
+// Blue-green inside the window: no analysis and no approval pause, even with
+// `auto_promotion: false`; the old color is still kept for the scale-down delay.
+#[tokio::test(start_paused = true)]
+async fn blue_green_inside_the_window_skips_analysis_and_the_approval() {
+    let strategy = "{ blue_green: { pre_promotion_analysis: smoke, post_promotion_analysis: error-rate, auto_promotion: false, scale_down_delay: 1m, rollback_window: { revisions: 3 } } }";
+    let rig = Rig::new(strategy, true);
+    rig.ship("1.0.0").await;
+    promote_waiting_upgrade(&rig).await;
+
+    let (outcome, records) = ship_again(&rig, "1.0.0", "web-1.0.0-back").await;
+    assert_eq!(
+        outcome.outcome(),
+        Some(&Outcome::Succeeded),
+        "waited for nobody"
+    );
+    let kinds = deploy_step_kinds(&records);
+    assert!(!kinds.contains(&"analyze"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "pause").count(),
+        1,
+        "only the scale-down delay: {kinds:?}"
+    );
+    assert_eq!(rig.versions(), set(&["1.0.0"]));
+}
+
+// Rolling inside the window keeps its batches but not its pauses.
+#[tokio::test(start_paused = true)]
+async fn rolling_inside_the_window_skips_the_pauses_between_batches() {
+    let strategy = "{ rolling: { max_surge: 25%, max_unavailable: 0, pause_between: 10m, rollback_window: { revisions: 2 } } }";
+    let rig = Rig::new(strategy, false);
+    assert!(rolled_forward(&rig.upgrade().await));
+    let kinds = deploy_step_kinds(&rig.records("2.0.0").await);
+    assert!(kinds.contains(&"pause"), "{kinds:?}");
+    let from = rig.memory.history().len();
+    let (outcome, records) = ship_again(&rig, "1.0.0", "web-1.0.0-back").await;
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+    let kinds = deploy_step_kinds(&records);
+    assert!(!kinds.contains(&"pause"), "{kinds:?}");
+    // The bounds still hold: never more than 10 + 25 % replicas.
+    assert!(rig.peak_replicas_since(from) <= 13);
+    assert_eq!(rig.versions(), set(&["1.0.0"]));
+}
+
+fn rolled_forward(outcome: &RunOutcome) -> bool {
+    outcome.outcome() == Some(&Outcome::Succeeded)
+}

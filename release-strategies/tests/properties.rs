@@ -313,6 +313,7 @@ proptest! {
             max_surge,
             max_unavailable,
             pause_between: pause.map(HumanDuration::from_secs),
+            rollback_window: None,
         };
         let (spec, start) = rollout(StrategySpec::Rolling(rs), "stable", replicas, replicas, router);
         let strategy = Rolling::default();

@@ -749,10 +749,28 @@ impl Run {
                 }
                 None => Vec::new(),
             };
+            let windowed = self
+                .platform
+                .component(step.component.as_str())
+                .and_then(|c| c.strategy.as_ref())
+                .and_then(crate::model::StrategySpec::rollback_window)
+                .is_some();
+            let history = if windowed {
+                super::history::version_history(
+                    self.inner.ledger.as_ref(),
+                    self.id(),
+                    &step.component,
+                    env,
+                )
+                .await?
+            } else {
+                Vec::new()
+            };
             components.push(RollbackEntry {
                 component: step.component.clone(),
                 previous,
                 previous_weights,
+                history,
             });
         }
         self.append(Event::RollbackPlanned {
@@ -791,8 +809,9 @@ impl Run {
                     .and_then(|plan| plan.into_iter().find(|e| e.component == step.component))
             })
             .await;
-        let (previous, weights) =
-            entry.map_or_else(Default::default, |e| (e.previous, e.previous_weights));
+        let (previous, weights, history) = entry.map_or_else(Default::default, |e| {
+            (e.previous, e.previous_weights, e.history)
+        });
         Ok(RolloutSpec::new(
             step.component.clone(),
             env.clone(),
@@ -805,6 +824,7 @@ impl Run {
         )
         .with_artifact(step.artifact.clone(), config)
         .with_previous(previous, weights)
+        .with_history(history)
         .with_router(self.inner.router.is_some()))
     }
 
@@ -1667,6 +1687,11 @@ impl Run {
                 environment: env.clone(),
             })
             .await?;
+            // M8.6: every rollback opens a root-cause analysis (once, also on resume).
+            let records = self.records().await;
+            if let Some(rca) = super::rca_opening(&records, self.id(), env, attempt, &reason) {
+                self.append(Event::RcaOpened(rca)).await?;
+            }
             let outcome = if aborted {
                 Outcome::Aborted {
                     environment: Some(env.clone()),

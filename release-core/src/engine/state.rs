@@ -288,6 +288,12 @@ impl ReleaseState {
             | Event::ProbeChecked { .. }
             | Event::AnalysisCompleted { .. }
             | Event::EvidenceRecorded { .. }
+            | Event::IssueReported(_)
+            | Event::IssueResolved { .. }
+            | Event::FeedbackRecorded(_)
+            | Event::RcaOpened(_)
+            | Event::RcaClosed(_)
+            | Event::MetricsSampled(_)
             | Event::BackupTaken { .. }
             | Event::MigrationApplied { .. }
             | Event::DataRestored { .. } => {}

@@ -68,6 +68,9 @@ pub enum GateSpec {
         /// The analysis template's name.
         name: AnalysisName,
     },
+    /// Every root-cause analysis opened after a rollback of one of the release's components
+    /// is closed (M8.6): a component that rolled back does not ship again before its RCA.
+    RcaClosed {},
     /// A gate registered by the host.
     Custom {
         /// Name the gate is registered under.

@@ -29,7 +29,8 @@ pub use release::{
     RollbackPolicy, RollbackTrigger, Schedule, Severity, TimeWindow,
 };
 pub use strategy::{
-    BlueGreenSpec, CanaryScale, CanarySpec, CanaryStep, Pause, RollingSpec, StrategySpec,
+    BlueGreenSpec, CanaryScale, CanarySpec, CanaryStep, Pause, RollbackWindow, RollingSpec,
+    StrategySpec,
 };
 
 pub use crate::id::*;

@@ -432,13 +432,33 @@ fn default_consecutive() -> u32 {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Cosmetic.
+    /// Cosmetic (`minor` is read as low).
+    #[serde(alias = "minor")]
     Low,
     /// Degraded, with a workaround.
     Medium,
-    /// Degraded, without a workaround.
+    /// Degraded, without a workaround (`major` is read as high).
+    #[serde(alias = "major")]
     High,
     /// Outage or data loss.
     #[default]
     Critical,
+}
+
+impl Severity {
+    /// The severity as written in manifests (`critical`, `high`, `medium`, `low`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -48,6 +48,10 @@ pub struct RollingSpec {
     /// Pause between batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_between: Option<HumanDuration>,
+    /// Deploying one of the last `revisions` versions that ran here skips steps, pauses and
+    /// analysis (Argo Rollouts' `rollbackWindow`): going back to a known-good build is fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_window: Option<RollbackWindow>,
 }
 
 impl Default for RollingSpec {
@@ -56,6 +60,7 @@ impl Default for RollingSpec {
             max_surge: quarter(),
             max_unavailable: quarter(),
             pause_between: None,
+            rollback_window: None,
         }
     }
 }
@@ -91,6 +96,10 @@ pub struct BlueGreenSpec {
     /// Keep the old slot this long after the switch (default 30 s).
     #[serde(default = "thirty_seconds")]
     pub scale_down_delay: HumanDuration,
+    /// Deploying one of the last `revisions` versions that ran here skips steps, pauses and
+    /// analysis (Argo Rollouts' `rollbackWindow`): going back to a known-good build is fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_window: Option<RollbackWindow>,
 }
 
 impl Default for BlueGreenSpec {
@@ -101,6 +110,7 @@ impl Default for BlueGreenSpec {
             auto_promotion: true,
             auto_promotion_after: None,
             scale_down_delay: thirty_seconds(),
+            rollback_window: None,
         }
     }
 }
@@ -124,6 +134,42 @@ pub struct CanarySpec {
     /// After an abort, keep the canary this long before scaling it down (default 30 s).
     #[serde(default = "thirty_seconds")]
     pub abort_scale_down_delay: HumanDuration,
+    /// Deploying one of the last `revisions` versions that ran here skips steps, pauses and
+    /// analysis (Argo Rollouts' `rollbackWindow`): going back to a known-good build is fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_window: Option<RollbackWindow>,
+}
+
+/// How far back a deployment counts as a rollback to a known-good version (Argo Rollouts'
+/// `rollbackWindow`).
+///
+/// The engine journals, before each stage, the versions a component ran in the environment
+/// (most recent first); a deployment of one of the first `revisions` of them other than the
+/// version running now is fast-tracked by the built-in strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackWindow {
+    /// How many earlier versions count (Argo's `revisions`).
+    pub revisions: u32,
+}
+
+impl RollbackWindow {
+    /// A window over the last `revisions` versions.
+    pub fn revisions(revisions: u32) -> Self {
+        Self { revisions }
+    }
+}
+
+impl StrategySpec {
+    /// The rollback window of a built-in strategy that has one.
+    pub fn rollback_window(&self) -> Option<RollbackWindow> {
+        match self {
+            Self::Rolling(r) => r.rollback_window,
+            Self::BlueGreen(b) => b.rollback_window,
+            Self::Canary(c) => c.rollback_window,
+            Self::AllAtOnce {} | Self::Custom { .. } => None,
+        }
+    }
 }
 
 /// One canary step.

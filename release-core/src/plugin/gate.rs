@@ -163,6 +163,7 @@ pub fn gate_name(spec: &GateSpec) -> &str {
         GateSpec::RunbookAck { .. } => "runbook_ack",
         GateSpec::MigrationRehearsal { .. } => "migration_rehearsal",
         GateSpec::Analysis { .. } => "analysis",
+        GateSpec::RcaClosed {} => "rca_closed",
         GateSpec::Custom { name, .. } => name,
     }
 }

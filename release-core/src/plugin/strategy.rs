@@ -43,6 +43,10 @@ pub struct RolloutSpec {
     pub strategy: StrategySpec,
     /// True when a traffic router serves this component.
     pub has_router: bool,
+    /// The versions this component ran in this environment before, most recent first and
+    /// each once, as journaled before the stage (filled only when the strategy has a
+    /// rollback window).
+    pub history: Vec<semver::Version>,
 }
 
 impl RolloutSpec {
@@ -66,6 +70,7 @@ impl RolloutSpec {
             current: Vec::new(),
             strategy,
             has_router: false,
+            history: Vec::new(),
         }
     }
 
@@ -93,6 +98,36 @@ impl RolloutSpec {
     pub fn with_router(mut self, has_router: bool) -> Self {
         self.has_router = has_router;
         self
+    }
+
+    /// Sets the versions that ran here before, most recent first.
+    pub fn with_history(mut self, history: Vec<semver::Version>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// True when this deployment goes back to a version inside the strategy's rollback
+    /// window: one of the last `revisions` versions that ran here before the ones running
+    /// now (which must not include it). Strategies then skip steps, pauses and analysis (Argo Rollouts' fast-track
+    /// rollback); probes still run after every apply.
+    pub fn within_rollback_window(&self) -> bool {
+        let Some(window) = self.strategy.rollback_window() else {
+            return false;
+        };
+        let running: Vec<&semver::Version> = self
+            .previous
+            .iter()
+            .filter(|slot| slot.ready_replicas > 0)
+            .map(|slot| &slot.spec.version)
+            .collect();
+        if running.is_empty() || running.contains(&&self.version) {
+            return false;
+        }
+        self.history
+            .iter()
+            .filter(|v| !running.contains(v))
+            .take(window.revisions as usize)
+            .any(|v| *v == self.version)
     }
 
     /// The desired spec of the new version in `slot` with `replicas`.

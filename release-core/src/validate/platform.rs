@@ -541,6 +541,7 @@ mod tests {
             max_surge: crate::model::CountOrPercent::Percent(25),
             max_unavailable: crate::model::CountOrPercent::Percent(25),
             abort_scale_down_delay: crate::model::HumanDuration::from_secs(30),
+            rollback_window: None,
         }));
         p.components[1].strategy = Some(StrategySpec::BlueGreen(crate::model::BlueGreenSpec {
             post_promotion_analysis: Some("smoke".into()),
