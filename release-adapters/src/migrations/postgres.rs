@@ -591,6 +591,37 @@ impl PostgresDatabase {
             .map_err(self.pg_err(name, "create the database"))
     }
 
+    /// Renames a database, ending sessions still on it (our own connections close
+    /// asynchronously) and retrying while the server still counts one.
+    async fn rename_database(&self, from: &str, to: &str) -> Result<(), DataError> {
+        let client = self.maintenance().await?;
+        let mut tries = 0;
+        loop {
+            let _ = client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&from],
+                )
+                .await;
+            match client
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    quote(from),
+                    quote(to)
+                ))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(self.pg_err(from, format!("rename it to {to}"))(e)),
+            }
+        }
+    }
+
     async fn drop_database(&self, name: &str) -> Result<(), DataError> {
         let client = self.maintenance().await?;
         client
@@ -632,16 +663,27 @@ impl PostgresDatabase {
     /// Clones the live database into `scratch` by the configured method.
     async fn clone_into(&self, scratch: &str) -> Result<&'static str, DataError> {
         if self.config.clone != CloneMethod::Dump {
-            match self.create_database(scratch, Some(&self.database)).await {
-                Ok(()) => return Ok("template"),
-                Err(DataError::Postgres { source, .. })
-                    if source.code() == Some(&SqlState::OBJECT_IN_USE) =>
-                {
-                    if self.config.clone == CloneMethod::Template {
-                        return Err(self.busy().await);
+            // A connection this process just closed can linger for a moment on the server:
+            // try a few times before calling the source busy.
+            let mut tries = 0;
+            loop {
+                match self.create_database(scratch, Some(&self.database)).await {
+                    Ok(()) => return Ok("template"),
+                    Err(DataError::Postgres { source, .. })
+                        if source.code() == Some(&SqlState::OBJECT_IN_USE) =>
+                    {
+                        tries += 1;
+                        if tries < 5 {
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        if self.config.clone == CloneMethod::Template {
+                            return Err(self.busy().await);
+                        }
+                        break;
                     }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
         self.create_database(scratch, None).await?;
@@ -921,6 +963,19 @@ impl PostgresDatabase {
         Ok(report)
     }
 
+    /// The file of a backup this adapter took.
+    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
+        let path = self.backup_path(&record.id)?;
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(DataError::BackupMissing {
+                id: record.id.clone(),
+                path: path.display().to_string(),
+            })
+        }
+    }
+
     fn backup_path(&self, id: &str) -> Result<PathBuf, DataError> {
         let ok = !id.is_empty()
             && id.ends_with(".dump")
@@ -985,25 +1040,38 @@ impl Backup for PostgresDatabase {
     }
 
     async fn restore(&self, record: &BackupRecord) -> release_core::Result<()> {
-        let file = self.backup_path(&record.id)?;
-        if !file.is_file() {
-            return Err(DataError::Io {
-                action: "find the backup".to_owned(),
-                path: file.display().to_string(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        let file = self.existing_backup(record)?;
+        // Restored beside the live database first and checked against the record's digest;
+        // only then does it replace the live one (whose sessions end: the code was rolled
+        // back first and reconnects). A damaged dump or an altered record restores nothing.
+        let staging = self.unique(&format!("{}_restore", self.database), record.taken_at);
+        self.create_database(&staging, None).await?;
+        let checked = async {
+            self.pg_restore(&staging, &file).await?;
+            let client = self.connect_to(&staging).await?;
+            let found = self.dump(&client, &staging, None).await?.digest();
+            if found == record.digest {
+                Ok(())
+            } else {
+                Err(DataError::BackupMismatch {
+                    id: record.id.clone(),
+                    recorded: record.digest.to_string(),
+                    found: found.to_string(),
+                })
             }
-            .into());
         }
-        // A full restore replaces the database: sessions on it end (the code was rolled back
-        // first and reconnects).
+        .await;
+        if let Err(e) = checked {
+            let _ = self.drop_database(&staging).await;
+            return Err(e.into());
+        }
         self.drop_database(&self.database).await?;
-        self.create_database(&self.database, None).await?;
-        self.pg_restore(&self.database, &file).await?;
+        self.rename_database(&staging, &self.database).await?;
         Ok(())
     }
 
     async fn verify(&self, record: &BackupRecord) -> release_core::Result<BackupVerification> {
-        let file = self.backup_path(&record.id)?;
+        let file = self.existing_backup(record)?;
         let scratch = self.unique(&format!("{}_verify", self.database), record.taken_at);
         self.create_database(&scratch, None).await?;
         let result = async {

@@ -72,6 +72,19 @@ impl SqliteDatabase {
         )
     }
 
+    /// The file of a backup this adapter took.
+    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
+        let path = self.backup_path(&record.id)?;
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(DataError::BackupMissing {
+                id: record.id.clone(),
+                path: path.display().to_string(),
+            })
+        }
+    }
+
     fn backup_path(&self, id: &str) -> Result<PathBuf, DataError> {
         let ok = !id.is_empty()
             && id.ends_with(".sqlite")
@@ -856,17 +869,22 @@ impl Backup for SqliteDatabase {
     }
 
     async fn restore(&self, record: &BackupRecord) -> release_core::Result<()> {
-        let from = self.backup_path(&record.id)?;
+        let from = self.existing_backup(record)?;
         let path = self.config.path.clone();
+        let (id, recorded) = (record.id.clone(), record.digest);
         Ok(blocking(move || {
-            if !from.is_file() {
-                return Err(DataError::Io {
-                    action: "find the backup".to_owned(),
-                    path: from.display().to_string(),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            // The stored copy must read back to the record's digest before it replaces
+            // anything: a damaged copy or an altered record restores nothing.
+            let source = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sqlite_err(&path_name(&from), "open the backup"))?;
+            let found = dump(&source, &path_name(&from), &[])?.digest();
+            if found != recorded {
+                return Err(DataError::BackupMismatch {
+                    id,
+                    recorded: recorded.to_string(),
+                    found: found.to_string(),
                 });
             }
-            let source = open(&from, true)?;
             let mut live = open(&path, false)?;
             online_copy(&source, &mut live, &path_name(&path))
         })
@@ -874,7 +892,7 @@ impl Backup for SqliteDatabase {
     }
 
     async fn verify(&self, record: &BackupRecord) -> release_core::Result<BackupVerification> {
-        let from = self.backup_path(&record.id)?;
+        let from = self.existing_backup(record)?;
         let expected = record.digest;
         let id = record.id.clone();
         Ok(blocking(move || {
