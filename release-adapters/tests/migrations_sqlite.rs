@@ -1,12 +1,14 @@
 //! SQLite migrations, rehearsals on clones and backups, against real database files.
 //! covers M4.5 (rehearsal on a clone), M2.6 / M8.5 (backup, restore, verify)
 
-use chrono::{DateTime, Utc};
+mod data_common;
+
+use data_common::{now, rehearsal, request};
 use release_adapters::migrations::{SqliteDatabase, SqliteDatabaseConfig};
-use release_core::id::{ComponentId, EnvironmentName};
+use release_core::id::EnvironmentName;
 use release_core::migration::{MigrationSet, SqlDialect};
 use release_core::model::DataCheck;
-use release_core::plugin::{Backup, BackupRequest, MigrateRequest, Migrator, RehearsalRequest};
+use release_core::plugin::{Backup, BackupRequest, Migrator};
 use rusqlite::Connection;
 
 const V001: &str = "-- +up
@@ -64,12 +66,6 @@ fn base() -> MigrationSet {
     MigrationSet::from_files(SqlDialect::Sqlite, [("db/V001__create.sql", V001)]).unwrap()
 }
 
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
 struct Rig {
     dir: tempfile::TempDir,
     path: std::path::PathBuf,
@@ -93,26 +89,6 @@ async fn rig() -> Rig {
     )
     .unwrap();
     Rig { dir, path, db }
-}
-
-fn request(set: MigrationSet) -> MigrateRequest {
-    MigrateRequest::up(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
-}
-
-fn rehearsal(set: MigrationSet) -> RehearsalRequest {
-    RehearsalRequest::new(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
 }
 
 fn scratch_is_empty(rig: &Rig) -> bool {

@@ -16,10 +16,10 @@ use release_core::plugin::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, NoTls, SimpleQueryMessage};
 
-use super::check_history;
 use super::config::{CloneMethod, PostgresDatabaseConfig, check_identifier};
 use super::dump::{Dump, Fields, compare_with_original, versions};
 use super::error::DataError;
+use super::{backup_file, check_history};
 
 /// One PostgreSQL database: a [`Migrator`] and a [`Backup`].
 pub struct PostgresDatabase {
@@ -963,28 +963,34 @@ impl PostgresDatabase {
         Ok(report)
     }
 
-    /// The file of a backup this adapter took.
-    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
-        let path = self.backup_path(&record.id)?;
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(DataError::BackupMissing {
-                id: record.id.clone(),
-                path: path.display().to_string(),
-            })
+    /// Restores a backup into a new database beside the live one (`<live>_<purpose>_…`);
+    /// its name and digest. Nothing is left behind on failure.
+    async fn restore_beside(
+        &self,
+        record: &BackupRecord,
+        purpose: &str,
+    ) -> Result<(String, Sha256Digest), DataError> {
+        let file = self.existing_backup(record)?;
+        let name = self.unique(&format!("{}_{purpose}", self.database), record.taken_at);
+        self.create_database(&name, None).await?;
+        let digest = async {
+            self.pg_restore(&name, &file).await?;
+            let client = self.connect_to(&name).await?;
+            Ok::<_, DataError>(self.dump(&client, &name, None).await?.digest())
+        }
+        .await;
+        match digest {
+            Ok(digest) => Ok((name, digest)),
+            Err(e) => {
+                let _ = self.drop_database(&name).await;
+                Err(e)
+            }
         }
     }
 
-    fn backup_path(&self, id: &str) -> Result<PathBuf, DataError> {
-        let ok = !id.is_empty()
-            && id.ends_with(".dump")
-            && !id.contains(['/', '\\'])
-            && !id.starts_with('.');
-        if !ok {
-            return Err(DataError::BadBackupId { id: id.to_owned() });
-        }
-        Ok(self.config.backup_dir.join(id))
+    /// The file of a backup this adapter took.
+    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
+        backup_file(&self.config.backup_dir, record, ".dump")
     }
 }
 
@@ -1040,30 +1046,18 @@ impl Backup for PostgresDatabase {
     }
 
     async fn restore(&self, record: &BackupRecord) -> release_core::Result<()> {
-        let file = self.existing_backup(record)?;
         // Restored beside the live database first and checked against the record's digest;
         // only then does it replace the live one (whose sessions end: the code was rolled
         // back first and reconnects). A damaged dump or an altered record restores nothing.
-        let staging = self.unique(&format!("{}_restore", self.database), record.taken_at);
-        self.create_database(&staging, None).await?;
-        let checked = async {
-            self.pg_restore(&staging, &file).await?;
-            let client = self.connect_to(&staging).await?;
-            let found = self.dump(&client, &staging, None).await?.digest();
-            if found == record.digest {
-                Ok(())
-            } else {
-                Err(DataError::BackupMismatch {
-                    id: record.id.clone(),
-                    recorded: record.digest.to_string(),
-                    found: found.to_string(),
-                })
-            }
-        }
-        .await;
-        if let Err(e) = checked {
+        let (staging, found) = self.restore_beside(record, "restore").await?;
+        if found != record.digest {
             let _ = self.drop_database(&staging).await;
-            return Err(e.into());
+            return Err(DataError::BackupMismatch {
+                id: record.id.clone(),
+                recorded: record.digest.to_string(),
+                found: found.to_string(),
+            }
+            .into());
         }
         self.drop_database(&self.database).await?;
         self.rename_database(&staging, &self.database).await?;
@@ -1071,17 +1065,8 @@ impl Backup for PostgresDatabase {
     }
 
     async fn verify(&self, record: &BackupRecord) -> release_core::Result<BackupVerification> {
-        let file = self.existing_backup(record)?;
-        let scratch = self.unique(&format!("{}_verify", self.database), record.taken_at);
-        self.create_database(&scratch, None).await?;
-        let result = async {
-            self.pg_restore(&scratch, &file).await?;
-            let client = self.connect_to(&scratch).await?;
-            Ok::<_, DataError>(self.dump(&client, &scratch, None).await?.digest())
-        }
-        .await;
+        let (scratch, found) = self.restore_beside(record, "verify").await?;
         self.drop_database(&scratch).await?;
-        let found = result?;
         Ok(BackupVerification {
             id: record.id.clone(),
             verified: found == record.digest,
