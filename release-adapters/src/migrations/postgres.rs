@@ -17,7 +17,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, NoTls, SimpleQueryMessage};
 
 use super::config::{CloneMethod, PostgresDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, compare_with_original, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, versions};
 use super::error::DataError;
 use super::{backup_file, check_history};
 
@@ -793,78 +793,42 @@ impl PostgresDatabase {
     ) -> Vec<CheckOutcome> {
         let mut out = Vec::new();
         for check in checks {
-            let name = check.name();
-            out.push(match check {
-                DataCheck::RowCount { table, min, max } => match Self::count(client, table).await {
-                    Err(e) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
-                    Ok(n) if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) => {
-                        CheckOutcome::fail(
-                            name,
-                            format!(
-                                "{table} has {n} rows, outside [{}, {}]",
-                                min.map_or("-".to_owned(), |m| m.to_string()),
-                                max.map_or("-".to_owned(), |m| m.to_string())
-                            ),
-                        )
-                    }
-                    Ok(n) => CheckOutcome::pass(name, format!("{table} has {n} rows")),
-                },
-                DataCheck::RowCountUnchanged { table } => {
-                    match (before.get(table), Self::count(client, table).await) {
-                        (Some(Ok(b)), Ok(a)) if *b == a => {
-                            CheckOutcome::pass(name, format!("{table} kept its {a} rows"))
-                        }
-                        (Some(Ok(b)), Ok(a)) => CheckOutcome::fail(
-                            name,
-                            format!("{table} had {b} rows before the up migrations and {a} after"),
-                        ),
-                        (_, Err(e)) => {
-                            CheckOutcome::fail(name, format!("cannot count {table}: {e}"))
-                        }
-                        (b, _) => CheckOutcome::fail(
-                            name,
-                            format!("cannot count {table} before the up migrations: {b:?}"),
-                        ),
+            let found = match check {
+                DataCheck::RowCount { table, .. } | DataCheck::RowCountUnchanged { table } => {
+                    Found::Count {
+                        before: before.get(table).cloned(),
+                        after: Self::count(client, table).await,
                     }
                 }
-                DataCheck::Query { sql, .. } => match client.simple_query(sql).await {
-                    Err(e) => CheckOutcome::fail(
-                        name,
-                        format!(
-                            "the query failed: {}",
-                            e.as_db_error()
-                                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
-                        ),
-                    ),
-                    Ok(messages) => {
-                        let rows: Vec<_> = messages
-                            .iter()
-                            .filter_map(|m| match m {
-                                SimpleQueryMessage::Row(r) => Some(r),
-                                _ => None,
-                            })
-                            .collect();
-                        match rows.first() {
-                            None => CheckOutcome::pass(name, "the query returned no rows"),
-                            Some(first) => {
-                                let values: Vec<&str> = (0..first.len())
-                                    .map(|i| first.get(i).unwrap_or("NULL"))
-                                    .collect();
-                                CheckOutcome::fail(
-                                    name,
-                                    format!(
-                                        "the query returned {} offending row(s), the first: ({})",
-                                        rows.len(),
-                                        values.join(", ")
-                                    ),
-                                )
-                            }
-                        }
-                    }
-                },
-            });
+                DataCheck::Query { sql, .. } => {
+                    Found::Rows(Self::offending_rows(client, sql).await)
+                }
+            };
+            out.push(judge(check, found));
         }
         out
+    }
+
+    /// How many rows a check's query returns, and the first one (as text).
+    async fn offending_rows(client: &Client, sql: &str) -> Result<(u64, Option<String>), String> {
+        let messages = client.simple_query(sql).await.map_err(|e| {
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+        })?;
+        let rows: Vec<_> = messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let first = rows.first().map(|r| {
+            (0..r.len())
+                .map(|i| r.get(i).unwrap_or("NULL"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        Ok((u64::try_from(rows.len()).unwrap_or(u64::MAX), first))
     }
 
     async fn rehearse_on(

@@ -19,7 +19,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::config::{SqliteDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, compare_with_original, normalize_sql, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, normalize_sql, versions};
 use super::error::DataError;
 use super::{backup_file, check_history};
 
@@ -575,82 +575,44 @@ fn run_checks(
     checks
         .iter()
         .map(|check| {
-            let name = check.name();
-            match check {
-                DataCheck::RowCount { table, min, max } => match count_rows(conn, table) {
-                    Err(e) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
-                    Ok(n) if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) => {
-                        CheckOutcome::fail(
-                            name,
-                            format!(
-                                "{table} has {n} rows, outside [{}, {}]",
-                                min.map_or("-".to_owned(), |m| m.to_string()),
-                                max.map_or("-".to_owned(), |m| m.to_string())
-                            ),
-                        )
-                    }
-                    Ok(n) => CheckOutcome::pass(name, format!("{table} has {n} rows")),
-                },
-                DataCheck::RowCountUnchanged { table } => {
-                    match (before.get(table), count_rows(conn, table)) {
-                        (Some(Ok(b)), Ok(a)) if *b == a => {
-                            CheckOutcome::pass(name, format!("{table} kept its {a} rows"))
-                        }
-                        (Some(Ok(b)), Ok(a)) => CheckOutcome::fail(
-                            name,
-                            format!("{table} had {b} rows before the up migrations and {a} after"),
-                        ),
-                        (_, Err(e)) => {
-                            CheckOutcome::fail(name, format!("cannot count {table}: {e}"))
-                        }
-                        (b, _) => CheckOutcome::fail(
-                            name,
-                            format!("cannot count {table} before the up migrations: {b:?}"),
-                        ),
+            let found = match check {
+                DataCheck::RowCount { table, .. } | DataCheck::RowCountUnchanged { table } => {
+                    Found::Count {
+                        before: before.get(table).cloned(),
+                        after: count_rows(conn, table),
                     }
                 }
-                DataCheck::Query { sql, .. } => {
-                    let found = (|| {
-                        let mut stmt = conn.prepare(sql)?;
-                        let columns = stmt.column_count();
-                        let mut rows = stmt.query([])?;
-                        let mut n = 0u64;
-                        let mut first = None;
-                        while let Some(row) = rows.next()? {
-                            if first.is_none() {
-                                let values: Vec<String> = (0..columns)
-                                    .map(|i| match row.get_ref(i) {
-                                        Ok(ValueRef::Null) => "NULL".to_owned(),
-                                        Ok(ValueRef::Integer(v)) => v.to_string(),
-                                        Ok(ValueRef::Real(v)) => v.to_string(),
-                                        Ok(ValueRef::Text(v)) => {
-                                            String::from_utf8_lossy(v).into_owned()
-                                        }
-                                        Ok(ValueRef::Blob(v)) => format!("<{} bytes>", v.len()),
-                                        Err(e) => e.to_string(),
-                                    })
-                                    .collect();
-                                first = Some(values.join(", "));
-                            }
-                            n += 1;
-                        }
-                        Ok::<_, rusqlite::Error>((n, first))
-                    })();
-                    match found {
-                        Ok((0, _)) => CheckOutcome::pass(name, "the query returned no rows"),
-                        Ok((n, first)) => CheckOutcome::fail(
-                            name,
-                            format!(
-                                "the query returned {n} offending row(s), the first: ({})",
-                                first.unwrap_or_default()
-                            ),
-                        ),
-                        Err(e) => CheckOutcome::fail(name, format!("the query failed: {e}")),
-                    }
-                }
-            }
+                DataCheck::Query { sql, .. } => Found::Rows(offending_rows(conn, sql)),
+            };
+            judge(check, found)
         })
         .collect()
+}
+
+/// How many rows a check's query returns, and the first one.
+fn offending_rows(conn: &Connection, sql: &str) -> Result<(u64, Option<String>), String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut n = 0u64;
+    let mut first = None;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        if first.is_none() {
+            let values: Vec<String> = (0..columns)
+                .map(|i| match row.get_ref(i) {
+                    Ok(ValueRef::Null) => "NULL".to_owned(),
+                    Ok(ValueRef::Integer(v)) => v.to_string(),
+                    Ok(ValueRef::Real(v)) => v.to_string(),
+                    Ok(ValueRef::Text(v)) => String::from_utf8_lossy(v).into_owned(),
+                    Ok(ValueRef::Blob(v)) => format!("<{} bytes>", v.len()),
+                    Err(e) => e.to_string(),
+                })
+                .collect();
+            first = Some(values.join(", "));
+        }
+        n += 1;
+    }
+    Ok((n, first))
 }
 
 fn remove_database_files(path: &Path) {
