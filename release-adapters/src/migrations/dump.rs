@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use release_core::digest::{Sha256, Sha256Digest};
 use release_core::migration::{CheckOutcome, RehearsalReport};
 use release_core::model::DataCheck;
+use release_core::plugin::MigrateReply;
+
+use super::DataError;
 use sha2::Digest as _;
 
 /// A hasher of length-prefixed fields (no two field sequences hash alike).
@@ -169,8 +172,35 @@ pub(crate) fn judge(check: &DataCheck, found: Found) -> CheckOutcome {
     }
 }
 
+/// Records a rehearsal's `up` or `down` pass; false when it failed (the rehearsal stops
+/// there: a failing migration is a finding, not an error).
+pub(crate) fn record_pass(
+    report: &mut RehearsalReport,
+    up: bool,
+    result: Result<MigrateReply, DataError>,
+) -> bool {
+    let pass = if up { "up" } else { "down" };
+    match result {
+        Ok(reply) => {
+            if up {
+                report.applied = reply.versions.clone();
+            }
+            let verb = if up { "applied" } else { "reverted" };
+            report.checks.push(CheckOutcome::pass(
+                pass,
+                format!("{verb} {}", versions(&reply.versions)),
+            ));
+            true
+        }
+        Err(e) => {
+            report.checks.push(CheckOutcome::fail(pass, e.to_string()));
+            false
+        }
+    }
+}
+
 /// `V002, V003` for a message.
-pub(crate) fn versions(versions: &[u64]) -> String {
+fn versions(versions: &[u64]) -> String {
     if versions.is_empty() {
         return "nothing (all applied already)".to_owned();
     }

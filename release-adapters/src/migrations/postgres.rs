@@ -17,7 +17,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, NoTls, SimpleQueryMessage};
 
 use super::config::{CloneMethod, PostgresDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, Found, compare_with_original, judge, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, record_pass};
 use super::error::DataError;
 use super::{backup_file, check_history};
 
@@ -865,7 +865,7 @@ impl PostgresDatabase {
                 before.insert(table.clone(), Self::count(&client, table).await);
             }
         }
-        match self
+        let up = self
             .migrate_on(
                 &mut client,
                 scratch,
@@ -873,19 +873,9 @@ impl PostgresDatabase {
                 MigrationDirection::Up,
                 request.now,
             )
-            .await
-        {
-            Ok(reply) => {
-                report.applied = reply.versions.clone();
-                report.checks.push(CheckOutcome::pass(
-                    "up",
-                    format!("applied {}", versions(&reply.versions)),
-                ));
-            }
-            Err(e) => {
-                report.checks.push(CheckOutcome::fail("up", e.to_string()));
-                return Ok(report);
-            }
+            .await;
+        if !record_pass(&mut report, true, up) {
+            return Ok(report);
         }
         let (validated, violations) = self.constraint_violations(&mut client, scratch).await?;
         report.checks.push(if violations.is_empty() {
@@ -901,7 +891,7 @@ impl PostgresDatabase {
         report
             .checks
             .extend(Self::run_checks(&client, &request.checks, &before).await);
-        match self
+        let down = self
             .migrate_on(
                 &mut client,
                 scratch,
@@ -909,18 +899,9 @@ impl PostgresDatabase {
                 MigrationDirection::Down { to: before_version },
                 request.now,
             )
-            .await
-        {
-            Ok(reply) => report.checks.push(CheckOutcome::pass(
-                "down",
-                format!("reverted {}", versions(&reply.versions)),
-            )),
-            Err(e) => {
-                report
-                    .checks
-                    .push(CheckOutcome::fail("down", e.to_string()));
-                return Ok(report);
-            }
+            .await;
+        if !record_pass(&mut report, false, down) {
+            return Ok(report);
         }
         let restored = self.dump(&client, scratch, exclude).await?;
         compare_with_original(&mut report, &original, &restored);

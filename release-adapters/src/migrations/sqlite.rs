@@ -19,7 +19,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::config::{SqliteDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, Found, compare_with_original, judge, normalize_sql, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, normalize_sql, record_pass};
 use super::error::DataError;
 use super::{backup_file, check_history};
 
@@ -655,7 +655,7 @@ fn rehearse_on(
             _ => None,
         })
         .collect();
-    match migrate(
+    let up = migrate(
         conn,
         database,
         history,
@@ -663,18 +663,9 @@ fn rehearse_on(
         MigrationDirection::Up,
         request.now,
         false,
-    ) {
-        Ok(reply) => {
-            report.applied = reply.versions.clone();
-            report.checks.push(CheckOutcome::pass(
-                "up",
-                format!("applied {}", versions(&reply.versions)),
-            ));
-        }
-        Err(e) => {
-            report.checks.push(CheckOutcome::fail("up", e.to_string()));
-            return Ok(report);
-        }
+    );
+    if !record_pass(&mut report, true, up) {
+        return Ok(report);
     }
     let violations = foreign_key_violations(conn, database)?;
     report.checks.push(if violations.is_empty() {
@@ -696,7 +687,7 @@ fn rehearse_on(
     report
         .checks
         .extend(run_checks(conn, &request.checks, &before));
-    match migrate(
+    let down = migrate(
         conn,
         database,
         history,
@@ -704,17 +695,9 @@ fn rehearse_on(
         MigrationDirection::Down { to: before_version },
         request.now,
         false,
-    ) {
-        Ok(reply) => report.checks.push(CheckOutcome::pass(
-            "down",
-            format!("reverted {}", versions(&reply.versions)),
-        )),
-        Err(e) => {
-            report
-                .checks
-                .push(CheckOutcome::fail("down", e.to_string()));
-            return Ok(report);
-        }
+    );
+    if !record_pass(&mut report, false, down) {
+        return Ok(report);
     }
     let restored = dump(conn, database, &exclude)?;
     compare_with_original(&mut report, &original, &restored);
