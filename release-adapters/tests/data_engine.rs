@@ -4,14 +4,16 @@
 //! first and a fresh engine resumes the rollback from the journal.
 //! covers M2.6 (backup before deploying), M8.5 (full rollback restores data), M5.1 (resume)
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use common::{parse_platform, parse_release};
 use release_adapters::migrations::{SqliteDatabase, SqliteDatabaseConfig};
 use release_core::digest::Sha256Digest;
 use release_core::engine::{Engine, EngineOptions, RunOutcome};
 use release_core::ledger::{Event, InMemoryLedger, Ledger, Outcome, Record, read_all};
-use release_core::manifest::{Document, Format, parse_str};
 use release_core::memory::{InMemoryMetrics, InMemoryRouter, InMemoryTarget, ScopeMatcher};
 use release_core::migration::{MigrationSet, SqlDialect};
 use release_core::model::{HumanDuration, Pause, Platform, Release};
@@ -72,13 +74,7 @@ fn full_set() -> MigrationSet {
 }
 
 fn platform() -> Platform {
-    match parse_str(PLATFORM, "platform.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Platform(p) => p.value,
-        Document::Release(_) => panic!("not a platform"),
-    }
+    parse_platform(PLATFORM)
 }
 
 fn release(version: &str, pin: Sha256Digest) -> Release {
@@ -103,13 +99,7 @@ rollback:
     - error_rate: {{ above: 0.05 }}
 "#
     );
-    match parse_str(&text, "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
-    }
+    parse_release(&text)
 }
 
 fn start_time() -> DateTime<Utc> {

@@ -3,14 +3,16 @@
 //! works in databases of its own. Without the variable they skip, saying so once.
 //! covers M4.5 (rehearsal on a clone), M2.6 / M8.5 (backup, restore, verify)
 
+mod data_common;
+
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
+use data_common::{now, rehearsal, request};
 use release_adapters::migrations::{CloneMethod, PostgresDatabase, PostgresDatabaseConfig};
-use release_core::id::{ComponentId, EnvironmentName};
+use release_core::id::EnvironmentName;
 use release_core::migration::{MigrationSet, SqlDialect};
 use release_core::model::DataCheck;
-use release_core::plugin::{Backup, BackupRequest, MigrateRequest, Migrator, RehearsalRequest};
+use release_core::plugin::{Backup, BackupRequest, Migrator};
 
 fn url() -> Option<String> {
     static SKIP: OnceLock<()> = OnceLock::new();
@@ -86,12 +88,6 @@ fn set(second: Option<&str>) -> MigrationSet {
     MigrationSet::from_files(SqlDialect::Postgres, files).unwrap()
 }
 
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
 fn with_database(url: &str, database: &str) -> String {
     let (base, _) = url.rsplit_once('/').unwrap();
     format!("{base}/{database}")
@@ -109,6 +105,36 @@ async fn client(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// Creates (or recreates) database `name` on the server of `url`; its URL.
+async fn fresh_database(url: &str, name: &str) -> String {
+    let admin = client(url).await;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    with_database(url, name)
+}
+
+/// Drops database `name` and checks that no `<name>_…` scratch database is left.
+async fn drop_database(url: &str, name: &str) {
+    let admin = client(url).await;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
+            &[&format!("{name}\\_%")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "scratch databases of {name} were left behind");
+}
+
 struct Rig {
     url: String,
     live_url: String,
@@ -119,38 +145,14 @@ struct Rig {
 
 impl Rig {
     async fn cleanup(self) {
-        let admin = client(&self.url).await;
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .unwrap();
-        // No clone is left behind.
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
-                &[&format!("{}\\_%", self.name)],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(left, 0, "scratch databases were left behind");
+        drop_database(&self.url, &self.name).await;
     }
 }
 
 /// A live database at V001 with three customers (one inactive) and their orders.
 async fn rig(url: &str, test: &str, method: CloneMethod) -> Rig {
     let name = format!("rt_mig_{test}_{}", std::process::id());
-    let admin = client(url).await;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        format!("CREATE DATABASE \"{name}\""),
-    ] {
-        admin.batch_execute(&sql).await.unwrap();
-    }
-    let live_url = with_database(url, &name);
+    let live_url = fresh_database(url, &name).await;
     let dir = tempfile::tempdir().unwrap();
     let db = PostgresDatabaseConfig::new(&live_url, dir.path().join("backups"))
         .with_maintenance_database(maintenance_name(url))
@@ -173,26 +175,6 @@ async fn rig(url: &str, test: &str, method: CloneMethod) -> Rig {
         dir,
         db,
     }
-}
-
-fn request(set: MigrationSet) -> MigrateRequest {
-    MigrateRequest::up(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
-}
-
-fn rehearsal(set: MigrationSet) -> RehearsalRequest {
-    RehearsalRequest::new(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
 }
 
 #[tokio::test]
@@ -377,4 +359,90 @@ async fn a_backup_restores_the_live_database_to_its_digest() {
     let verification = rig.db.verify(&record).await.unwrap();
     assert!(verification.verified, "{}", verification.message);
     rig.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_postgres_database_passes_the_migrator_conformance_suite() {
+    let Some(url) = url() else { return };
+    let name = format!("rt_mig_conformance_{}", std::process::id());
+    let live_url = fresh_database(&url, &name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = PostgresDatabaseConfig::new(&live_url, dir.path().join("backups"))
+        .with_maintenance_database(maintenance_name(&url))
+        .build()
+        .unwrap();
+    let report = release_core::testkit::migrator_conformance(&db, &db, SqlDialect::Postgres)
+        .await
+        .unwrap();
+    assert_eq!(report.passed.len(), 8, "{report:?}");
+    drop_database(&url, &name).await;
+}
+
+/// The live database as the backup suite sees it, read with tokio-postgres, not through the
+/// plugin.
+struct PostgresSubject {
+    live_url: String,
+    backups: std::path::PathBuf,
+}
+
+#[async_trait::async_trait]
+impl release_core::testkit::BackupSubject for PostgresSubject {
+    fn request(&self) -> BackupRequest {
+        BackupRequest::new(EnvironmentName::new("conformance-a"), "conformance-db")
+    }
+
+    async fn write(&self, generation: u32) -> release_core::Result<()> {
+        client(&self.live_url)
+            .await
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS content; CREATE TABLE content (n int, label text);
+                 INSERT INTO content VALUES ({generation}, 'generation {generation}'), (0, 'fixed');"
+            ))
+            .await
+            .unwrap();
+        Ok(())
+    }
+
+    async fn read(&self) -> release_core::Result<Vec<u8>> {
+        let text: String = client(&self.live_url)
+            .await
+            .query_one(
+                "SELECT string_agg(n || ':' || label, ',' ORDER BY n) FROM content",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        Ok(text.into_bytes())
+    }
+
+    async fn tamper(
+        &self,
+        record: &release_core::plugin::BackupRecord,
+    ) -> release_core::Result<()> {
+        // Bit rot: the dump loses its second half.
+        let file = self.backups.join(&record.id);
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_postgres_database_passes_the_backup_conformance_suite() {
+    let Some(url) = url() else { return };
+    let name = format!("rt_mig_backup_conformance_{}", std::process::id());
+    let live_url = fresh_database(&url, &name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    let db = PostgresDatabaseConfig::new(&live_url, &backups)
+        .with_maintenance_database(maintenance_name(&url))
+        .build()
+        .unwrap();
+    let subject = PostgresSubject { live_url, backups };
+    let report = release_core::testkit::backup_conformance(&db, &subject)
+        .await
+        .unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+    drop_database(&url, &name).await;
 }

@@ -1,12 +1,14 @@
 //! SQLite migrations, rehearsals on clones and backups, against real database files.
 //! covers M4.5 (rehearsal on a clone), M2.6 / M8.5 (backup, restore, verify)
 
-use chrono::{DateTime, Utc};
+mod data_common;
+
+use data_common::{now, rehearsal, request};
 use release_adapters::migrations::{SqliteDatabase, SqliteDatabaseConfig};
-use release_core::id::{ComponentId, EnvironmentName};
+use release_core::id::EnvironmentName;
 use release_core::migration::{MigrationSet, SqlDialect};
 use release_core::model::DataCheck;
-use release_core::plugin::{Backup, BackupRequest, MigrateRequest, Migrator, RehearsalRequest};
+use release_core::plugin::{Backup, BackupRequest, Migrator};
 use rusqlite::Connection;
 
 const V001: &str = "-- +up
@@ -64,12 +66,6 @@ fn base() -> MigrationSet {
     MigrationSet::from_files(SqlDialect::Sqlite, [("db/V001__create.sql", V001)]).unwrap()
 }
 
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
 struct Rig {
     dir: tempfile::TempDir,
     path: std::path::PathBuf,
@@ -93,26 +89,6 @@ async fn rig() -> Rig {
     )
     .unwrap();
     Rig { dir, path, db }
-}
-
-fn request(set: MigrationSet) -> MigrateRequest {
-    MigrateRequest::up(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
-}
-
-fn rehearsal(set: MigrationSet) -> RehearsalRequest {
-    RehearsalRequest::new(
-        ComponentId::new("orders"),
-        EnvironmentName::new("production"),
-        "orders-db",
-        set,
-        now(),
-    )
 }
 
 fn scratch_is_empty(rig: &Rig) -> bool {
@@ -328,8 +304,88 @@ async fn a_backup_restores_the_live_database_to_its_digest() {
     let mut forged = record.clone();
     forged.id = "../orders.db".to_owned();
     let err = rig.db.restore(&forged).await.unwrap_err();
+    assert_eq!(err.kind(), release_core::ErrorKind::NotFound, "{err}");
     assert!(
-        err.to_string().contains("backup id `../orders.db`"),
+        err.to_string().starts_with("backup ../orders.db not found"),
         "{err}"
     );
+    // A damaged backup is refused before anything is overwritten.
+    let live = rig.db.digest().await.unwrap();
+    let err = rig.db.restore(&record).await.unwrap_err();
+    assert!(err.to_string().contains("so nothing was restored"), "{err}");
+    assert_eq!(rig.db.digest().await.unwrap(), live);
+}
+
+#[tokio::test]
+async fn the_sqlite_database_passes_the_migrator_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    Connection::open(&path).unwrap();
+    let db = SqliteDatabaseConfig::new(&path, dir.path().join("backups"))
+        .build()
+        .unwrap();
+    let report = release_core::testkit::migrator_conformance(&db, &db, SqlDialect::Sqlite)
+        .await
+        .unwrap();
+    assert_eq!(report.passed.len(), 8, "{report:?}");
+}
+
+/// The live database as the backup suite sees it, read with rusqlite, not through the plugin.
+struct SqliteSubject {
+    path: std::path::PathBuf,
+    backups: std::path::PathBuf,
+}
+
+#[async_trait::async_trait]
+impl release_core::testkit::BackupSubject for SqliteSubject {
+    fn request(&self) -> BackupRequest {
+        BackupRequest::new(EnvironmentName::new("conformance-a"), "conformance-db")
+    }
+
+    async fn write(&self, generation: u32) -> release_core::Result<()> {
+        let conn = Connection::open(&self.path).unwrap();
+        conn.execute_batch(&format!(
+            "DROP TABLE IF EXISTS content; CREATE TABLE content (n INTEGER, label TEXT);
+             INSERT INTO content VALUES ({generation}, 'generation {generation}'), (0, 'fixed');"
+        ))
+        .unwrap();
+        Ok(())
+    }
+
+    async fn read(&self) -> release_core::Result<Vec<u8>> {
+        let conn = Connection::open(&self.path).unwrap();
+        let text: String = conn
+            .query_row(
+                "SELECT group_concat(n || ':' || label, ',') FROM (SELECT * FROM content ORDER BY n)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        Ok(text.into_bytes())
+    }
+
+    async fn tamper(
+        &self,
+        record: &release_core::plugin::BackupRecord,
+    ) -> release_core::Result<()> {
+        Connection::open(self.backups.join(&record.id))
+            .unwrap()
+            .execute_batch("UPDATE content SET label = 'bit rot' WHERE n = 0")
+            .unwrap();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_sqlite_database_passes_the_backup_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    let backups = dir.path().join("backups");
+    Connection::open(&path).unwrap();
+    let db = SqliteDatabaseConfig::new(&path, &backups).build().unwrap();
+    let subject = SqliteSubject { path, backups };
+    let report = release_core::testkit::backup_conformance(&db, &subject)
+        .await
+        .unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
 }

@@ -587,3 +587,22 @@ fn a_set_classifies_only_the_migrations_a_release_ships() {
         ["V003__drop_legacy.sql:4: drops column orders.legacy"]
     );
 }
+
+proptest::proptest! {
+    /// No text makes the splitter or the classifier panic, in either dialect (migration files
+    /// are input), and no split statement is empty.
+    #[test]
+    fn any_text_splits_and_classifies_without_panicking(
+        text in "(CREATE|DROP|ALTER|TABLE|ADD|COLUMN|BEGIN|END|CASE|TRIGGER|FUNCTION|ATOMIC|NOT|NULL|DEFAULT|\\$\\$|\\$a\\$|'|\"|`|\\[|\\]|--|/\\*|\\*/|;|\\(|\\)|,|\\.|x|é|\n| ){0,40}"
+    ) {
+        for dialect in [SqlDialect::Sqlite, SqlDialect::Postgres] {
+            if let Ok(statements) = release_core::migration::split_statements(&text, dialect) {
+                for s in statements {
+                    proptest::prop_assert!(!s.text.is_empty());
+                    let _ = classify_statement(&s.text, dialect);
+                }
+            }
+            let _ = classify_sql(&text, dialect);
+        }
+    }
+}

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use release_core::digest::{Sha256, Sha256Digest};
 use release_core::migration::{CheckOutcome, RehearsalReport};
+use release_core::model::DataCheck;
+use release_core::plugin::MigrateReply;
+
+use super::DataError;
 use sha2::Digest as _;
 
 /// A hasher of length-prefixed fields (no two field sequences hash alike).
@@ -106,8 +110,97 @@ pub(crate) fn compare_with_original(
     });
 }
 
+/// What a backend found for one declared check.
+pub(crate) enum Found {
+    /// The check's table's row count after the up pass, and before it (for
+    /// `row_count_unchanged`).
+    Count {
+        before: Option<Result<u64, String>>,
+        after: Result<u64, String>,
+    },
+    /// The number of rows the check's query returned and the first one, or why it failed.
+    Rows(Result<(u64, Option<String>), String>),
+}
+
+/// Judges a declared check on what the backend found.
+pub(crate) fn judge(check: &DataCheck, found: Found) -> CheckOutcome {
+    let name = check.name();
+    match (check, found) {
+        (DataCheck::RowCount { table, min, max }, Found::Count { after, .. }) => match after {
+            Err(e) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
+            Ok(n) if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) => {
+                let bound = |b: &Option<u64>| b.map_or("-".to_owned(), |m| m.to_string());
+                CheckOutcome::fail(
+                    name,
+                    format!(
+                        "{table} has {n} rows, outside [{}, {}]",
+                        bound(min),
+                        bound(max)
+                    ),
+                )
+            }
+            Ok(n) => CheckOutcome::pass(name, format!("{table} has {n} rows")),
+        },
+        (DataCheck::RowCountUnchanged { table }, Found::Count { before, after }) => {
+            match (before, after) {
+                (Some(Ok(b)), Ok(a)) if b == a => {
+                    CheckOutcome::pass(name, format!("{table} kept its {a} rows"))
+                }
+                (Some(Ok(b)), Ok(a)) => CheckOutcome::fail(
+                    name,
+                    format!("{table} had {b} rows before the up migrations and {a} after"),
+                ),
+                (_, Err(e)) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
+                (b, _) => CheckOutcome::fail(
+                    name,
+                    format!("cannot count {table} before the up migrations: {b:?}"),
+                ),
+            }
+        }
+        (DataCheck::Query { .. }, Found::Rows(rows)) => match rows {
+            Ok((0, _)) => CheckOutcome::pass(name, "the query returned no rows"),
+            Ok((n, first)) => CheckOutcome::fail(
+                name,
+                format!(
+                    "the query returned {n} offending row(s), the first: ({})",
+                    first.unwrap_or_default()
+                ),
+            ),
+            Err(e) => CheckOutcome::fail(name, format!("the query failed: {e}")),
+        },
+        _ => CheckOutcome::fail(name, "the check was not run"),
+    }
+}
+
+/// Records a rehearsal's `up` or `down` pass; false when it failed (the rehearsal stops
+/// there: a failing migration is a finding, not an error).
+pub(crate) fn record_pass(
+    report: &mut RehearsalReport,
+    up: bool,
+    result: Result<MigrateReply, DataError>,
+) -> bool {
+    let pass = if up { "up" } else { "down" };
+    match result {
+        Ok(reply) => {
+            if up {
+                report.applied = reply.versions.clone();
+            }
+            let verb = if up { "applied" } else { "reverted" };
+            report.checks.push(CheckOutcome::pass(
+                pass,
+                format!("{verb} {}", versions(&reply.versions)),
+            ));
+            true
+        }
+        Err(e) => {
+            report.checks.push(CheckOutcome::fail(pass, e.to_string()));
+            false
+        }
+    }
+}
+
 /// `V002, V003` for a message.
-pub(crate) fn versions(versions: &[u64]) -> String {
+fn versions(versions: &[u64]) -> String {
     if versions.is_empty() {
         return "nothing (all applied already)".to_owned();
     }

@@ -135,6 +135,29 @@ pub enum DataError {
         /// The id.
         id: String,
     },
+    /// The backup's file is not in the backup directory.
+    #[error(
+        "backup `{id}` is not at {path}; restore the backup directory, or restore from another backup"
+    )]
+    BackupMissing {
+        /// The id.
+        id: String,
+        /// Where it should be.
+        path: String,
+    },
+    /// The stored backup does not read back to the record's digest: it was damaged, or the
+    /// record was altered. Nothing was restored.
+    #[error(
+        "backup `{id}` reads back as {found}, not the recorded {recorded}; it was damaged or the record altered, so nothing was restored — restore from another backup"
+    )]
+    BackupMismatch {
+        /// The id.
+        id: String,
+        /// The record's digest.
+        recorded: String,
+        /// What the stored copy reads back as.
+        found: String,
+    },
     /// The configuration cannot work.
     #[error("invalid database adapter configuration: {0}")]
     Config(String),
@@ -165,6 +188,12 @@ impl DataError {
 
 impl From<DataError> for release_core::Error {
     fn from(e: DataError) -> Self {
+        if let DataError::BadBackupId { id } | DataError::BackupMissing { id, .. } = &e {
+            return Self::not_found(
+                format!("backup {id}"),
+                "restore from a backup this adapter took (its journaled record), or restore the backup directory",
+            );
+        }
         Self::Plugin {
             plugin: "database".to_owned(),
             message: e.to_string(),

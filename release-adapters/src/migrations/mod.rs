@@ -47,8 +47,10 @@ mod postgres;
 mod sqlite;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use release_core::migration::MigrationSet;
+use release_core::plugin::BackupRecord;
 
 pub use config::{CloneMethod, PostgresDatabaseConfig, SqliteDatabaseConfig};
 pub use error::DataError;
@@ -91,4 +93,30 @@ pub(crate) fn check_history(
         });
     }
     Ok(())
+}
+
+/// The file of a backup this adapter took: its id is a plain file name with the adapter's
+/// extension (anything else was not written by it, or was altered), and the file exists.
+pub(crate) fn backup_file(
+    dir: &Path,
+    record: &BackupRecord,
+    extension: &str,
+) -> Result<PathBuf, DataError> {
+    let id = &record.id;
+    let plain = !id.is_empty()
+        && id.ends_with(extension)
+        && !id.contains(['/', '\\'])
+        && !id.starts_with('.');
+    if !plain {
+        return Err(DataError::BadBackupId { id: id.clone() });
+    }
+    let path = dir.join(id);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(DataError::BackupMissing {
+            id: id.clone(),
+            path: path.display().to_string(),
+        })
+    }
 }

@@ -16,10 +16,10 @@ use release_core::plugin::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, NoTls, SimpleQueryMessage};
 
-use super::check_history;
 use super::config::{CloneMethod, PostgresDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, compare_with_original, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, record_pass};
 use super::error::DataError;
+use super::{backup_file, check_history};
 
 /// One PostgreSQL database: a [`Migrator`] and a [`Backup`].
 pub struct PostgresDatabase {
@@ -591,6 +591,37 @@ impl PostgresDatabase {
             .map_err(self.pg_err(name, "create the database"))
     }
 
+    /// Renames a database, ending sessions still on it (our own connections close
+    /// asynchronously) and retrying while the server still counts one.
+    async fn rename_database(&self, from: &str, to: &str) -> Result<(), DataError> {
+        let client = self.maintenance().await?;
+        let mut tries = 0;
+        loop {
+            let _ = client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&from],
+                )
+                .await;
+            match client
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    quote(from),
+                    quote(to)
+                ))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(self.pg_err(from, format!("rename it to {to}"))(e)),
+            }
+        }
+    }
+
     async fn drop_database(&self, name: &str) -> Result<(), DataError> {
         let client = self.maintenance().await?;
         client
@@ -632,16 +663,27 @@ impl PostgresDatabase {
     /// Clones the live database into `scratch` by the configured method.
     async fn clone_into(&self, scratch: &str) -> Result<&'static str, DataError> {
         if self.config.clone != CloneMethod::Dump {
-            match self.create_database(scratch, Some(&self.database)).await {
-                Ok(()) => return Ok("template"),
-                Err(DataError::Postgres { source, .. })
-                    if source.code() == Some(&SqlState::OBJECT_IN_USE) =>
-                {
-                    if self.config.clone == CloneMethod::Template {
-                        return Err(self.busy().await);
+            // A connection this process just closed can linger for a moment on the server:
+            // try a few times before calling the source busy.
+            let mut tries = 0;
+            loop {
+                match self.create_database(scratch, Some(&self.database)).await {
+                    Ok(()) => return Ok("template"),
+                    Err(DataError::Postgres { source, .. })
+                        if source.code() == Some(&SqlState::OBJECT_IN_USE) =>
+                    {
+                        tries += 1;
+                        if tries < 5 {
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        if self.config.clone == CloneMethod::Template {
+                            return Err(self.busy().await);
+                        }
+                        break;
                     }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
         self.create_database(scratch, None).await?;
@@ -751,78 +793,42 @@ impl PostgresDatabase {
     ) -> Vec<CheckOutcome> {
         let mut out = Vec::new();
         for check in checks {
-            let name = check.name();
-            out.push(match check {
-                DataCheck::RowCount { table, min, max } => match Self::count(client, table).await {
-                    Err(e) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
-                    Ok(n) if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) => {
-                        CheckOutcome::fail(
-                            name,
-                            format!(
-                                "{table} has {n} rows, outside [{}, {}]",
-                                min.map_or("-".to_owned(), |m| m.to_string()),
-                                max.map_or("-".to_owned(), |m| m.to_string())
-                            ),
-                        )
-                    }
-                    Ok(n) => CheckOutcome::pass(name, format!("{table} has {n} rows")),
-                },
-                DataCheck::RowCountUnchanged { table } => {
-                    match (before.get(table), Self::count(client, table).await) {
-                        (Some(Ok(b)), Ok(a)) if *b == a => {
-                            CheckOutcome::pass(name, format!("{table} kept its {a} rows"))
-                        }
-                        (Some(Ok(b)), Ok(a)) => CheckOutcome::fail(
-                            name,
-                            format!("{table} had {b} rows before the up migrations and {a} after"),
-                        ),
-                        (_, Err(e)) => {
-                            CheckOutcome::fail(name, format!("cannot count {table}: {e}"))
-                        }
-                        (b, _) => CheckOutcome::fail(
-                            name,
-                            format!("cannot count {table} before the up migrations: {b:?}"),
-                        ),
+            let found = match check {
+                DataCheck::RowCount { table, .. } | DataCheck::RowCountUnchanged { table } => {
+                    Found::Count {
+                        before: before.get(table).cloned(),
+                        after: Self::count(client, table).await,
                     }
                 }
-                DataCheck::Query { sql, .. } => match client.simple_query(sql).await {
-                    Err(e) => CheckOutcome::fail(
-                        name,
-                        format!(
-                            "the query failed: {}",
-                            e.as_db_error()
-                                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
-                        ),
-                    ),
-                    Ok(messages) => {
-                        let rows: Vec<_> = messages
-                            .iter()
-                            .filter_map(|m| match m {
-                                SimpleQueryMessage::Row(r) => Some(r),
-                                _ => None,
-                            })
-                            .collect();
-                        match rows.first() {
-                            None => CheckOutcome::pass(name, "the query returned no rows"),
-                            Some(first) => {
-                                let values: Vec<&str> = (0..first.len())
-                                    .map(|i| first.get(i).unwrap_or("NULL"))
-                                    .collect();
-                                CheckOutcome::fail(
-                                    name,
-                                    format!(
-                                        "the query returned {} offending row(s), the first: ({})",
-                                        rows.len(),
-                                        values.join(", ")
-                                    ),
-                                )
-                            }
-                        }
-                    }
-                },
-            });
+                DataCheck::Query { sql, .. } => {
+                    Found::Rows(Self::offending_rows(client, sql).await)
+                }
+            };
+            out.push(judge(check, found));
         }
         out
+    }
+
+    /// How many rows a check's query returns, and the first one (as text).
+    async fn offending_rows(client: &Client, sql: &str) -> Result<(u64, Option<String>), String> {
+        let messages = client.simple_query(sql).await.map_err(|e| {
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+        })?;
+        let rows: Vec<_> = messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let first = rows.first().map(|r| {
+            (0..r.len())
+                .map(|i| r.get(i).unwrap_or("NULL"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        Ok((u64::try_from(rows.len()).unwrap_or(u64::MAX), first))
     }
 
     async fn rehearse_on(
@@ -859,7 +865,7 @@ impl PostgresDatabase {
                 before.insert(table.clone(), Self::count(&client, table).await);
             }
         }
-        match self
+        let up = self
             .migrate_on(
                 &mut client,
                 scratch,
@@ -867,19 +873,9 @@ impl PostgresDatabase {
                 MigrationDirection::Up,
                 request.now,
             )
-            .await
-        {
-            Ok(reply) => {
-                report.applied = reply.versions.clone();
-                report.checks.push(CheckOutcome::pass(
-                    "up",
-                    format!("applied {}", versions(&reply.versions)),
-                ));
-            }
-            Err(e) => {
-                report.checks.push(CheckOutcome::fail("up", e.to_string()));
-                return Ok(report);
-            }
+            .await;
+        if !record_pass(&mut report, true, up) {
+            return Ok(report);
         }
         let (validated, violations) = self.constraint_violations(&mut client, scratch).await?;
         report.checks.push(if violations.is_empty() {
@@ -895,7 +891,7 @@ impl PostgresDatabase {
         report
             .checks
             .extend(Self::run_checks(&client, &request.checks, &before).await);
-        match self
+        let down = self
             .migrate_on(
                 &mut client,
                 scratch,
@@ -903,33 +899,43 @@ impl PostgresDatabase {
                 MigrationDirection::Down { to: before_version },
                 request.now,
             )
-            .await
-        {
-            Ok(reply) => report.checks.push(CheckOutcome::pass(
-                "down",
-                format!("reverted {}", versions(&reply.versions)),
-            )),
-            Err(e) => {
-                report
-                    .checks
-                    .push(CheckOutcome::fail("down", e.to_string()));
-                return Ok(report);
-            }
+            .await;
+        if !record_pass(&mut report, false, down) {
+            return Ok(report);
         }
         let restored = self.dump(&client, scratch, exclude).await?;
         compare_with_original(&mut report, &original, &restored);
         Ok(report)
     }
 
-    fn backup_path(&self, id: &str) -> Result<PathBuf, DataError> {
-        let ok = !id.is_empty()
-            && id.ends_with(".dump")
-            && !id.contains(['/', '\\'])
-            && !id.starts_with('.');
-        if !ok {
-            return Err(DataError::BadBackupId { id: id.to_owned() });
+    /// Restores a backup into a new database beside the live one (`<live>_<purpose>_…`);
+    /// its name and digest. Nothing is left behind on failure.
+    async fn restore_beside(
+        &self,
+        record: &BackupRecord,
+        purpose: &str,
+    ) -> Result<(String, Sha256Digest), DataError> {
+        let file = self.existing_backup(record)?;
+        let name = self.unique(&format!("{}_{purpose}", self.database), record.taken_at);
+        self.create_database(&name, None).await?;
+        let digest = async {
+            self.pg_restore(&name, &file).await?;
+            let client = self.connect_to(&name).await?;
+            Ok::<_, DataError>(self.dump(&client, &name, None).await?.digest())
         }
-        Ok(self.config.backup_dir.join(id))
+        .await;
+        match digest {
+            Ok(digest) => Ok((name, digest)),
+            Err(e) => {
+                let _ = self.drop_database(&name).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The file of a backup this adapter took.
+    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
+        backup_file(&self.config.backup_dir, record, ".dump")
     }
 }
 
@@ -985,35 +991,27 @@ impl Backup for PostgresDatabase {
     }
 
     async fn restore(&self, record: &BackupRecord) -> release_core::Result<()> {
-        let file = self.backup_path(&record.id)?;
-        if !file.is_file() {
-            return Err(DataError::Io {
-                action: "find the backup".to_owned(),
-                path: file.display().to_string(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        // Restored beside the live database first and checked against the record's digest;
+        // only then does it replace the live one (whose sessions end: the code was rolled
+        // back first and reconnects). A damaged dump or an altered record restores nothing.
+        let (staging, found) = self.restore_beside(record, "restore").await?;
+        if found != record.digest {
+            let _ = self.drop_database(&staging).await;
+            return Err(DataError::BackupMismatch {
+                id: record.id.clone(),
+                recorded: record.digest.to_string(),
+                found: found.to_string(),
             }
             .into());
         }
-        // A full restore replaces the database: sessions on it end (the code was rolled back
-        // first and reconnects).
         self.drop_database(&self.database).await?;
-        self.create_database(&self.database, None).await?;
-        self.pg_restore(&self.database, &file).await?;
+        self.rename_database(&staging, &self.database).await?;
         Ok(())
     }
 
     async fn verify(&self, record: &BackupRecord) -> release_core::Result<BackupVerification> {
-        let file = self.backup_path(&record.id)?;
-        let scratch = self.unique(&format!("{}_verify", self.database), record.taken_at);
-        self.create_database(&scratch, None).await?;
-        let result = async {
-            self.pg_restore(&scratch, &file).await?;
-            let client = self.connect_to(&scratch).await?;
-            Ok::<_, DataError>(self.dump(&client, &scratch, None).await?.digest())
-        }
-        .await;
+        let (scratch, found) = self.restore_beside(record, "verify").await?;
         self.drop_database(&scratch).await?;
-        let found = result?;
         Ok(BackupVerification {
             id: record.id.clone(),
             verified: found == record.digest,

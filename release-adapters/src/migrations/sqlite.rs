@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use release_core::digest::Sha256Digest;
-use release_core::migration::{CheckOutcome, MigrationSet, RehearsalReport};
+use release_core::migration::{CheckOutcome, Migration, MigrationSet, RehearsalReport};
 use release_core::model::DataCheck;
 use release_core::plugin::{
     Backup, BackupRecord, BackupRequest, BackupVerification, MigrateReply, MigrateRequest,
@@ -18,10 +18,10 @@ use rusqlite::backup::StepResult;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::check_history;
 use super::config::{SqliteDatabaseConfig, check_identifier};
-use super::dump::{Dump, Fields, compare_with_original, normalize_sql, versions};
+use super::dump::{Dump, Fields, Found, compare_with_original, judge, normalize_sql, record_pass};
 use super::error::DataError;
+use super::{backup_file, check_history};
 
 /// One SQLite database file: a [`Migrator`] and a [`Backup`].
 #[derive(Debug)]
@@ -72,15 +72,9 @@ impl SqliteDatabase {
         )
     }
 
-    fn backup_path(&self, id: &str) -> Result<PathBuf, DataError> {
-        let ok = !id.is_empty()
-            && id.ends_with(".sqlite")
-            && !id.contains(['/', '\\'])
-            && !id.starts_with('.');
-        if !ok {
-            return Err(DataError::BadBackupId { id: id.to_owned() });
-        }
-        Ok(self.config.backup_dir.join(id))
+    /// The file of a backup this adapter took.
+    fn existing_backup(&self, record: &BackupRecord) -> Result<PathBuf, DataError> {
+        backup_file(&self.config.backup_dir, record, ".sqlite")
     }
 }
 
@@ -427,14 +421,16 @@ fn foreign_key_violations(conn: &Connection, database: &str) -> Result<Vec<Strin
         .map_err(sqlite_err(database, "check foreign keys"))
 }
 
-/// Runs the pending up migrations, each in its own transaction, with foreign keys off during
-/// the change (SQLite's documented procedure for schema changes) and — when `guard` — a
-/// `foreign_key_check` before each commit that rolls back a migration leaving orphans.
-fn migrate_up(
+/// Runs the pending up migrations (`Up`) or reverts applied ones above a version (`Down`,
+/// newest first), each in its own transaction with its history row, with foreign keys off
+/// during the change (SQLite's documented procedure for schema changes). When `guard`, a
+/// `foreign_key_check` before each up commit rolls back a migration that leaves orphans.
+fn migrate(
     conn: &Connection,
     database: &str,
     history: &str,
     set: &MigrationSet,
+    direction: MigrationDirection,
     now: DateTime<Utc>,
     guard: bool,
 ) -> Result<MigrateReply, DataError> {
@@ -447,69 +443,45 @@ fn migrate_up(
         quote(history)
     ))
     .map_err(err("create the history table"))?;
+    let (todo, up): (Vec<&Migration>, bool) = match direction {
+        MigrationDirection::Up => (
+            set.migrations()
+                .iter()
+                .filter(|m| !done.contains_key(&m.version()))
+                .collect(),
+            true,
+        ),
+        MigrationDirection::Down { to } => (
+            done.keys()
+                .rev()
+                .filter(|v| **v > to)
+                .filter_map(|v| set.get(*v))
+                .collect(),
+            false,
+        ),
+        _ => return Err(DataError::Config("unknown migration direction".to_owned())),
+    };
     let foreign_keys: bool = conn
         .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
         .map_err(err("read PRAGMA foreign_keys"))?;
     conn.execute_batch("PRAGMA foreign_keys = OFF")
         .map_err(err("turn foreign keys off"))?;
     let mut ran = Vec::new();
-    let result = (|| {
-        for m in set
-            .migrations()
-            .iter()
-            .filter(|m| !done.contains_key(&m.version()))
-        {
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(err("begin"))?;
-            let step = (|| {
-                for s in m.up_statements() {
-                    conn.execute_batch(&s.text)
-                        .map_err(|e| DataError::Statement {
-                            database: database.to_owned(),
-                            version: m.version(),
-                            file: m.file().to_owned(),
-                            line: s.line,
-                            message: e.to_string(),
-                        })?;
-                }
-                if guard {
-                    let violations = foreign_key_violations(conn, database)?;
-                    if !violations.is_empty() {
-                        return Err(DataError::ForeignKeys {
-                            database: database.to_owned(),
-                            version: m.version(),
-                            violations: violations.join("; "),
-                        });
-                    }
-                }
-                conn.execute(
-                    &format!(
-                        "INSERT INTO {} (version, description, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-                        quote(history)
-                    ),
-                    rusqlite::params![
-                        i64::try_from(m.version()).unwrap_or(i64::MAX),
-                        m.description(),
-                        m.checksum().to_string(),
-                        now.to_rfc3339()
-                    ],
-                )
-                .map_err(err("record the migration"))?;
+    let result = todo.into_iter().try_for_each(|m| {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(err("begin"))?;
+        match run_part(conn, database, history, m, up, now, guard) {
+            Ok(()) => {
+                conn.execute_batch("COMMIT").map_err(err("commit"))?;
+                ran.push(m.version());
                 Ok(())
-            })();
-            match step {
-                Ok(()) => {
-                    conn.execute_batch("COMMIT").map_err(err("commit"))?;
-                    ran.push(m.version());
-                }
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
             }
         }
-        Ok(())
-    })();
+    });
     if foreign_keys {
         conn.execute_batch("PRAGMA foreign_keys = ON")
             .map_err(err("turn foreign keys back on"))?;
@@ -523,70 +495,67 @@ fn migrate_up(
     Ok(MigrateReply::new(ran, current))
 }
 
-/// Reverts applied migrations above `to`, newest first, each in its own transaction.
-fn migrate_down(
+/// One part (up or down) of a migration and its history row, inside the caller's transaction.
+fn run_part(
     conn: &Connection,
     database: &str,
     history: &str,
-    set: &MigrationSet,
-    to: u64,
-) -> Result<MigrateReply, DataError> {
-    let err = |action: &str| sqlite_err(database, action.to_owned());
-    let done = applied(conn, database, history)?;
-    check_history(database, set, &done)?;
-    let foreign_keys: bool = conn
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .map_err(err("read PRAGMA foreign_keys"))?;
-    conn.execute_batch("PRAGMA foreign_keys = OFF")
-        .map_err(err("turn foreign keys off"))?;
-    let mut ran = Vec::new();
-    let result = (|| {
-        for version in done.keys().rev().filter(|v| **v > to) {
-            let Some(m) = set.get(*version) else { continue };
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(err("begin"))?;
-            let step = (|| {
-                for s in m.down_statements() {
-                    conn.execute_batch(&s.text)
-                        .map_err(|e| DataError::Statement {
-                            database: database.to_owned(),
-                            version: m.version(),
-                            file: m.file().to_owned(),
-                            line: s.line,
-                            message: format!("(down) {e}"),
-                        })?;
-                }
-                conn.execute(
-                    &format!("DELETE FROM {} WHERE version = ?1", quote(history)),
-                    [i64::try_from(m.version()).unwrap_or(i64::MAX)],
-                )
-                .map_err(err("remove the migration from the history"))?;
-                Ok(())
-            })();
-            match step {
-                Ok(()) => {
-                    conn.execute_batch("COMMIT").map_err(err("commit"))?;
-                    ran.push(m.version());
-                }
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    })();
-    if foreign_keys {
-        conn.execute_batch("PRAGMA foreign_keys = ON")
-            .map_err(err("turn foreign keys back on"))?;
+    m: &Migration,
+    up: bool,
+    now: DateTime<Utc>,
+    guard: bool,
+) -> Result<(), DataError> {
+    let statements = if up {
+        m.up_statements()
+    } else {
+        m.down_statements()
+    };
+    for s in statements {
+        conn.execute_batch(&s.text)
+            .map_err(|e| DataError::Statement {
+                database: database.to_owned(),
+                version: m.version(),
+                file: m.file().to_owned(),
+                line: s.line,
+                message: format!("{}{e}", if up { "" } else { "(down) " }),
+            })?;
     }
-    result?;
-    let current = applied(conn, database, history)?
-        .keys()
-        .next_back()
-        .copied()
-        .unwrap_or(0);
-    Ok(MigrateReply::new(ran, current))
+    let version = i64::try_from(m.version()).unwrap_or(i64::MAX);
+    if !up {
+        conn.execute(
+            &format!("DELETE FROM {} WHERE version = ?1", quote(history)),
+            [version],
+        )
+        .map_err(sqlite_err(
+            database,
+            "remove the migration from the history",
+        ))?;
+        return Ok(());
+    }
+    if guard {
+        let violations = foreign_key_violations(conn, database)?;
+        if !violations.is_empty() {
+            return Err(DataError::ForeignKeys {
+                database: database.to_owned(),
+                version: m.version(),
+                violations: violations.join("; "),
+            });
+        }
+    }
+    conn.execute(
+        &format!(
+            "INSERT INTO {} (version, description, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            quote(history)
+        ),
+        rusqlite::params![
+            version,
+            m.description(),
+            m.checksum().to_string(),
+            now.to_rfc3339()
+        ],
+    )
+    .map_err(sqlite_err(database, "record the migration"))?;
+    Ok(())
 }
 
 fn count_rows(conn: &Connection, table: &str) -> Result<u64, String> {
@@ -606,82 +575,44 @@ fn run_checks(
     checks
         .iter()
         .map(|check| {
-            let name = check.name();
-            match check {
-                DataCheck::RowCount { table, min, max } => match count_rows(conn, table) {
-                    Err(e) => CheckOutcome::fail(name, format!("cannot count {table}: {e}")),
-                    Ok(n) if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) => {
-                        CheckOutcome::fail(
-                            name,
-                            format!(
-                                "{table} has {n} rows, outside [{}, {}]",
-                                min.map_or("-".to_owned(), |m| m.to_string()),
-                                max.map_or("-".to_owned(), |m| m.to_string())
-                            ),
-                        )
-                    }
-                    Ok(n) => CheckOutcome::pass(name, format!("{table} has {n} rows")),
-                },
-                DataCheck::RowCountUnchanged { table } => {
-                    match (before.get(table), count_rows(conn, table)) {
-                        (Some(Ok(b)), Ok(a)) if *b == a => {
-                            CheckOutcome::pass(name, format!("{table} kept its {a} rows"))
-                        }
-                        (Some(Ok(b)), Ok(a)) => CheckOutcome::fail(
-                            name,
-                            format!("{table} had {b} rows before the up migrations and {a} after"),
-                        ),
-                        (_, Err(e)) => {
-                            CheckOutcome::fail(name, format!("cannot count {table}: {e}"))
-                        }
-                        (b, _) => CheckOutcome::fail(
-                            name,
-                            format!("cannot count {table} before the up migrations: {b:?}"),
-                        ),
+            let found = match check {
+                DataCheck::RowCount { table, .. } | DataCheck::RowCountUnchanged { table } => {
+                    Found::Count {
+                        before: before.get(table).cloned(),
+                        after: count_rows(conn, table),
                     }
                 }
-                DataCheck::Query { sql, .. } => {
-                    let found = (|| {
-                        let mut stmt = conn.prepare(sql)?;
-                        let columns = stmt.column_count();
-                        let mut rows = stmt.query([])?;
-                        let mut n = 0u64;
-                        let mut first = None;
-                        while let Some(row) = rows.next()? {
-                            if first.is_none() {
-                                let values: Vec<String> = (0..columns)
-                                    .map(|i| match row.get_ref(i) {
-                                        Ok(ValueRef::Null) => "NULL".to_owned(),
-                                        Ok(ValueRef::Integer(v)) => v.to_string(),
-                                        Ok(ValueRef::Real(v)) => v.to_string(),
-                                        Ok(ValueRef::Text(v)) => {
-                                            String::from_utf8_lossy(v).into_owned()
-                                        }
-                                        Ok(ValueRef::Blob(v)) => format!("<{} bytes>", v.len()),
-                                        Err(e) => e.to_string(),
-                                    })
-                                    .collect();
-                                first = Some(values.join(", "));
-                            }
-                            n += 1;
-                        }
-                        Ok::<_, rusqlite::Error>((n, first))
-                    })();
-                    match found {
-                        Ok((0, _)) => CheckOutcome::pass(name, "the query returned no rows"),
-                        Ok((n, first)) => CheckOutcome::fail(
-                            name,
-                            format!(
-                                "the query returned {n} offending row(s), the first: ({})",
-                                first.unwrap_or_default()
-                            ),
-                        ),
-                        Err(e) => CheckOutcome::fail(name, format!("the query failed: {e}")),
-                    }
-                }
-            }
+                DataCheck::Query { sql, .. } => Found::Rows(offending_rows(conn, sql)),
+            };
+            judge(check, found)
         })
         .collect()
+}
+
+/// How many rows a check's query returns, and the first one.
+fn offending_rows(conn: &Connection, sql: &str) -> Result<(u64, Option<String>), String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut n = 0u64;
+    let mut first = None;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        if first.is_none() {
+            let values: Vec<String> = (0..columns)
+                .map(|i| match row.get_ref(i) {
+                    Ok(ValueRef::Null) => "NULL".to_owned(),
+                    Ok(ValueRef::Integer(v)) => v.to_string(),
+                    Ok(ValueRef::Real(v)) => v.to_string(),
+                    Ok(ValueRef::Text(v)) => String::from_utf8_lossy(v).into_owned(),
+                    Ok(ValueRef::Blob(v)) => format!("<{} bytes>", v.len()),
+                    Err(e) => e.to_string(),
+                })
+                .collect();
+            first = Some(values.join(", "));
+        }
+        n += 1;
+    }
+    Ok((n, first))
 }
 
 fn remove_database_files(path: &Path) {
@@ -724,18 +655,17 @@ fn rehearse_on(
             _ => None,
         })
         .collect();
-    match migrate_up(conn, database, history, &request.set, request.now, false) {
-        Ok(reply) => {
-            report.applied = reply.versions.clone();
-            report.checks.push(CheckOutcome::pass(
-                "up",
-                format!("applied {}", versions(&reply.versions)),
-            ));
-        }
-        Err(e) => {
-            report.checks.push(CheckOutcome::fail("up", e.to_string()));
-            return Ok(report);
-        }
+    let up = migrate(
+        conn,
+        database,
+        history,
+        &request.set,
+        MigrationDirection::Up,
+        request.now,
+        false,
+    );
+    if !record_pass(&mut report, true, up) {
+        return Ok(report);
     }
     let violations = foreign_key_violations(conn, database)?;
     report.checks.push(if violations.is_empty() {
@@ -757,17 +687,17 @@ fn rehearse_on(
     report
         .checks
         .extend(run_checks(conn, &request.checks, &before));
-    match migrate_down(conn, database, history, &request.set, before_version) {
-        Ok(reply) => report.checks.push(CheckOutcome::pass(
-            "down",
-            format!("reverted {}", versions(&reply.versions)),
-        )),
-        Err(e) => {
-            report
-                .checks
-                .push(CheckOutcome::fail("down", e.to_string()));
-            return Ok(report);
-        }
+    let down = migrate(
+        conn,
+        database,
+        history,
+        &request.set,
+        MigrationDirection::Down { to: before_version },
+        request.now,
+        false,
+    );
+    if !record_pass(&mut report, false, down) {
+        return Ok(report);
     }
     let restored = dump(conn, database, &exclude)?;
     compare_with_original(&mut report, &original, &restored);
@@ -783,15 +713,15 @@ impl Migrator for SqliteDatabase {
         let database = self.shown();
         Ok(blocking(move || {
             let conn = open(&path, false)?;
-            match request.direction {
-                MigrationDirection::Up => {
-                    migrate_up(&conn, &database, &history, &request.set, request.now, true)
-                }
-                MigrationDirection::Down { to } => {
-                    migrate_down(&conn, &database, &history, &request.set, to)
-                }
-                _ => Err(DataError::Config("unknown migration direction".to_owned())),
-            }
+            migrate(
+                &conn,
+                &database,
+                &history,
+                &request.set,
+                request.direction,
+                request.now,
+                true,
+            )
         })
         .await?)
     }
@@ -856,17 +786,22 @@ impl Backup for SqliteDatabase {
     }
 
     async fn restore(&self, record: &BackupRecord) -> release_core::Result<()> {
-        let from = self.backup_path(&record.id)?;
+        let from = self.existing_backup(record)?;
         let path = self.config.path.clone();
+        let (id, recorded) = (record.id.clone(), record.digest);
         Ok(blocking(move || {
-            if !from.is_file() {
-                return Err(DataError::Io {
-                    action: "find the backup".to_owned(),
-                    path: from.display().to_string(),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            // The stored copy must read back to the record's digest before it replaces
+            // anything: a damaged copy or an altered record restores nothing.
+            let source = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sqlite_err(&path_name(&from), "open the backup"))?;
+            let found = dump(&source, &path_name(&from), &[])?.digest();
+            if found != recorded {
+                return Err(DataError::BackupMismatch {
+                    id,
+                    recorded: recorded.to_string(),
+                    found: found.to_string(),
                 });
             }
-            let source = open(&from, true)?;
             let mut live = open(&path, false)?;
             online_copy(&source, &mut live, &path_name(&path))
         })
@@ -874,7 +809,7 @@ impl Backup for SqliteDatabase {
     }
 
     async fn verify(&self, record: &BackupRecord) -> release_core::Result<BackupVerification> {
-        let from = self.backup_path(&record.id)?;
+        let from = self.existing_backup(record)?;
         let expected = record.digest;
         let id = record.id.clone();
         Ok(blocking(move || {

@@ -602,6 +602,15 @@ fn sections(file: &str, text: &str) -> Result<(Part, Part), MigrationError> {
     let mut up: Option<(usize, u32)> = None; // (byte offset after the marker line, line)
     let mut down: Option<(usize, u32, usize)> = None; // (.., .., offset of the marker line)
     let mut offset = 0;
+    let duplicate = |line, section| MigrationError::DuplicateSection {
+        file: file.to_owned(),
+        line,
+        section,
+    };
+    let missing = |section| MigrationError::MissingSection {
+        file: file.to_owned(),
+        section,
+    };
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let marker = line.trim().to_ascii_lowercase();
@@ -609,11 +618,7 @@ fn sections(file: &str, text: &str) -> Result<(Part, Part), MigrationError> {
         let next = offset + line.len();
         if marker == "--+up" {
             if up.is_some() {
-                return Err(MigrationError::DuplicateSection {
-                    file: file.to_owned(),
-                    line: number,
-                    section: "up",
-                });
+                return Err(duplicate(number, "up"));
             }
             if down.is_some() {
                 return Err(MigrationError::SectionOrder {
@@ -633,11 +638,7 @@ fn sections(file: &str, text: &str) -> Result<(Part, Part), MigrationError> {
             up = Some((next, number));
         } else if marker == "--+down" {
             if down.is_some() {
-                return Err(MigrationError::DuplicateSection {
-                    file: file.to_owned(),
-                    line: number,
-                    section: "down",
-                });
+                return Err(duplicate(number, "down"));
             }
             if up.is_none() {
                 return Err(MigrationError::SectionOrder {
@@ -649,17 +650,8 @@ fn sections(file: &str, text: &str) -> Result<(Part, Part), MigrationError> {
         }
         offset = next;
     }
-    let Some((up_start, up_line)) = up else {
-        return Err(MigrationError::MissingSection {
-            file: file.to_owned(),
-            section: "up",
-        });
-    };
-    let Some((down_start, down_line, down_marker)) = down else {
-        return Err(MigrationError::MissingSection {
-            file: file.to_owned(),
-            section: "down",
-        });
+    let (Some((up_start, up_line)), Some((down_start, down_line, down_marker))) = (up, down) else {
+        return Err(missing(if up.is_none() { "up" } else { "down" }));
     };
     Ok((
         Part {

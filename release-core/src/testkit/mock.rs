@@ -24,6 +24,7 @@ use crate::config::{SecretError, SecretProvider};
 use crate::error::{Error, Result};
 use crate::id::{ComponentId, EnvironmentName, ReleaseId};
 use crate::ledger::{Event, EventDraft, Fence, Lease, Ledger, Record};
+use crate::migration::RehearsalReport;
 use crate::model::{SecretRef, SecretValue};
 use crate::plugin::{
     ApplyRequest, ArtifactId, ArtifactMeta, ArtifactStore, Backup, BackupRecord, BackupRequest,
@@ -31,6 +32,7 @@ use crate::plugin::{
     MetricsSource, Notifier, Probe, ProbeOutcome, ProbeRequest, RolloutSpec, RolloutStep, Route,
     Series, SlotStatus, SlotWeight, Strategy, TargetCapabilities, TrafficRouter,
 };
+use crate::plugin::{MigrateReply, MigrateRequest, Migrator, RehearsalRequest};
 
 mockall::mock! {
     /// A mock [`DeploymentTarget`].
@@ -223,6 +225,16 @@ mockall::mock! {
         async fn snapshot(&self, request: &BackupRequest, now: DateTime<Utc>) -> Result<BackupRecord>;
         async fn restore(&self, record: &BackupRecord) -> Result<()>;
         async fn verify(&self, record: &BackupRecord) -> Result<BackupVerification>;
+    }
+}
+
+mockall::mock! {
+    /// A mock [`Migrator`].
+    pub Migrator {}
+    #[async_trait]
+    impl Migrator for Migrator {
+        async fn migrate(&self, request: &MigrateRequest) -> Result<MigrateReply>;
+        async fn rehearse(&self, request: &RehearsalRequest) -> Result<RehearsalReport>;
     }
 }
 

@@ -22,6 +22,6 @@ pub mod mock;
 pub use conformance::{
     BackupSubject, CheckFailure, ConformanceFailure, ConformanceReport, SkippedCheck,
     artifact_store_conformance, backup_conformance, ledger_conformance,
-    ledger_parallel_conformance, router_conformance, target_conformance,
+    ledger_parallel_conformance, migrator_conformance, router_conformance, target_conformance,
 };
 pub use fault::{Fault, FaultRule, FaultScope, FaultyTarget, FiredFault, Hang, Schedule};

@@ -1,5 +1,5 @@
-//! Validation of platforms and releases (M1.1–M1.6, M2.5): every violation at once, each at
-//! the `file:line:column` of the value that causes it, with what is wrong and how to fix it.
+//! Validation of platforms and releases (M1.1–M1.6, M2.5, M8.2): every violation at once, each
+//! at the `file:line:column` of the value that causes it, with what is wrong and how to fix it.
 //!
 //! Data flow: `manifest` reads documents into a [`ManifestSet`]; [`validate_set`] checks every
 //! platform, then every release against the platform it names, and fills each violation's
@@ -32,6 +32,10 @@
 //! - M1.6 names the first staging/production environment in lifecycle order; a release with
 //!   no such environment in its lifecycle needs no rollback criteria.
 //! - Parameter and configuration checks belong to the `config` module, not here.
+//! - Data safety (M8.2) — migration declarations, pinned set digests, contract migrations
+//!   against phased strategies and old-shape code, breaking API versions — is in `data.rs`;
+//!   [`validate_set`] reads each declared migration directory relative to its platform
+//!   manifest, unless [`ValidateOptions::migration_set`] supplies the set.
 //!
 //! ```
 //! use release_core::manifest::{Format, ManifestSet, parse_str};

@@ -15,6 +15,7 @@
 mod artifact;
 mod backup;
 mod ledger;
+mod migrator;
 mod router;
 mod target;
 
@@ -24,6 +25,7 @@ use std::future::Future;
 pub use artifact::artifact_store_conformance;
 pub use backup::{BackupSubject, backup_conformance};
 pub use ledger::{ledger_conformance, ledger_parallel_conformance};
+pub use migrator::migrator_conformance;
 pub use router::router_conformance;
 pub use target::target_conformance;
 
