@@ -1,0 +1,187 @@
+//! What releasectl plugs into the engine for `run`, `resume` and the operator commands.
+//!
+//! - **Ledger**: the state directory's SQLite ledger.
+//! - **Target**: the state directory's process or simulated target (see `target.rs`),
+//!   registered under every target name the platform's environments use and as `default`.
+//! - **Strategies**: release-strategies' rolling, blue-green, canary (plus all-at-once).
+//! - **Gates**: release-gates' promotion gates (`release_gates::promotion::register`) with
+//!   the roles `--roles FILE` gave `run`.
+//! - **Probe**: with `--probe-path`, an HTTP `GET` of that path on every replica after each
+//!   step (release-adapters' `HttpProbe`, M5.4); a failure fails the step and rolls back.
+//! - **Metrics**: the simulated target measures healthy values (as `simulate` does). The
+//!   process target has no metrics source: release-adapters' weighted router keeps its
+//!   metrics in the memory of the process that runs it, and releasectl exits between jobs,
+//!   so analyses would measure nothing. Releases whose strategies analyse metrics belong to
+//!   a long-lived host (the quickstart shows one); triggers without data never fire.
+//! - **Secrets**: CI systems hand secrets to jobs as environment variables, so `env://NAME`
+//!   reads `$NAME`, and any other reference `scheme://path` reads
+//!   `RELEASECTL_SECRET_<SCHEME>_<PATH>` (upper case, other characters as `_`):
+//!   `vault://shop/orders/db` → `RELEASECTL_SECRET_VAULT_SHOP_ORDERS_DB`. Values are never
+//!   printed.
+//! - **Clock**: the system clock for processes; for the simulated target a virtual clock
+//!   (tokio's paused time) that starts at the later of now and the journal's last record, so
+//!   pauses and watch windows pass at once and time never runs backwards in a journal.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use release_adapters::probes::{HttpProbe, HttpProbeConfig};
+use release_core::config::{SecretError, SecretProvider};
+use release_core::engine::{Engine, EngineOptions};
+use release_core::ledger::Ledger;
+use release_core::memory::InMemoryMetrics;
+use release_core::model::{Platform, SecretRef, SecretValue};
+use release_core::plugin::{Clock, DeploymentTarget, MetricQuery, SystemClock, TokioClock};
+
+use crate::state::{Failure, Settings, StateDir, TargetKind};
+use crate::target::{ComponentProcesses, SimulatedTarget};
+
+/// The engine's lock-holder identity, the same for every invocation (see `state.rs`).
+pub(crate) const HOLDER: &str = "releasectl";
+
+/// Secrets from environment variables.
+struct EnvSecrets;
+
+/// The variable a reference is read from.
+pub(crate) fn secret_variable(reference: &SecretRef) -> String {
+    let text = reference.as_str();
+    if let Some(name) = text.strip_prefix("env://") {
+        return name.to_owned();
+    }
+    let flat: String = text
+        .replace("://", "_")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("RELEASECTL_SECRET_{flat}")
+}
+
+#[async_trait::async_trait]
+impl SecretProvider for EnvSecrets {
+    async fn resolve(&self, reference: &SecretRef) -> Result<SecretValue, SecretError> {
+        let variable = secret_variable(reference);
+        std::env::var(&variable)
+            .map(SecretValue::new)
+            .map_err(|_| SecretError::Backend {
+                reference: reference.clone(),
+                message: format!(
+                    "releasectl reads it from the environment variable `{variable}`, which is not set; define it as a (masked) CI variable of the job"
+                ),
+                retryable: false,
+                source: None,
+            })
+    }
+}
+
+/// The engine and the parts a command may need besides it.
+pub(crate) struct Host {
+    /// The engine.
+    pub engine: Engine,
+    /// The ledger it journals to.
+    pub ledger: Arc<dyn Ledger>,
+}
+
+/// A runtime for the target: real time for processes, paused (virtual) time for simulation.
+pub(crate) fn runtime(kind: TargetKind) -> Result<tokio::runtime::Runtime, Failure> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if kind == TargetKind::Simulated {
+        builder.start_paused(true);
+    }
+    builder
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))
+}
+
+/// The target of a state directory.
+pub(crate) async fn target(
+    state: &StateDir,
+    settings: &Settings,
+) -> Result<Arc<dyn DeploymentTarget>, Failure> {
+    Ok(match settings.target {
+        TargetKind::Process => {
+            let process = settings.process.clone().ok_or_else(|| {
+                Failure::invalid(format!(
+                    "{}/releasectl.json says `target: process` but has no `process` settings; run `releasectl run --target process --artifacts DIR` again",
+                    state.path().display()
+                ))
+            })?;
+            Arc::new(ComponentProcesses::new(state.path(), process))
+        }
+        TargetKind::Simulated => Arc::new(
+            SimulatedTarget::load(state.path())
+                .await
+                .map_err(Failure::other)?,
+        ),
+    })
+}
+
+/// Builds the engine for a platform. `last` is the time of the release's last record, if
+/// it has one (the simulated clock starts after it).
+pub(crate) async fn host(
+    state: &StateDir,
+    settings: &Settings,
+    platform: &Platform,
+    last: Option<DateTime<Utc>>,
+) -> Result<Host, Failure> {
+    let ledger = state.ledger()?;
+    let target = target(state, settings).await?;
+    let clock: Arc<dyn Clock> = match settings.target {
+        TargetKind::Process => Arc::new(SystemClock),
+        TargetKind::Simulated => {
+            let now = SystemClock.now();
+            Arc::new(TokioClock::new(last.map_or(now, |l| l.max(now))))
+        }
+    };
+    let mut builder = Engine::builder()
+        .ledger(ledger.clone())
+        .clock(clock)
+        .secrets(Arc::new(EnvSecrets))
+        .options(EngineOptions::default().with_holder(HOLDER))
+        .target("default", target.clone());
+    let names: BTreeSet<&String> = platform
+        .environments
+        .iter()
+        .flat_map(|e| e.targets.values())
+        .collect();
+    for name in names {
+        builder = builder.target(name.clone(), target.clone());
+    }
+    for strategy in release_strategies::all() {
+        builder = builder.strategy(strategy);
+    }
+    builder = release_gates::promotion::register(builder, &settings.gates);
+    if let Some(path) = settings.process.as_ref().and_then(|p| p.probe_path.clone())
+        && settings.target == TargetKind::Process
+    {
+        let probe = HttpProbe::new(HttpProbeConfig::get(path))
+            .map_err(|e| Failure::invalid(format!("--probe-path: {e}")))?;
+        builder = builder.probe("http", Arc::new(probe));
+    }
+    if settings.target == TargetKind::Simulated {
+        let analyses = platform.analyses.clone();
+        let metrics = Arc::new(InMemoryMetrics::new().with_fn(move |q: &MetricQuery| {
+            analyses
+                .values()
+                .find(|t| t.metric.query == q.query)
+                .map(crate::simulate::healthy_value)
+        }));
+        let sources: BTreeSet<String> = platform
+            .analyses
+            .values()
+            .map(|t| t.metric.source.clone())
+            .collect();
+        for source in sources {
+            builder = builder.metrics(source, metrics.clone());
+        }
+    }
+    let engine = builder.build()?;
+    Ok(Host { engine, ledger })
+}
