@@ -19,13 +19,12 @@
 //!   `vault://shop/orders/db` → `RELEASECTL_SECRET_VAULT_SHOP_ORDERS_DB`. Values are never
 //!   printed.
 //! - **Clock**: the system clock for processes; for the simulated target a virtual clock
-//!   (tokio's paused time) that starts at the later of now and the journal's last record, so
-//!   pauses and watch windows pass at once and time never runs backwards in a journal.
+//!   (tokio's paused time) that starts at the later of now and the ledger's last record, so
+//!   pauses and watch windows pass at once and time never runs backwards in the ledger.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use release_adapters::probes::{HttpProbe, HttpProbeConfig};
 use release_core::config::{SecretError, SecretProvider};
 use release_core::engine::{Engine, EngineOptions};
@@ -123,21 +122,26 @@ pub(crate) async fn target(
     })
 }
 
-/// Builds the engine for a platform. `last` is the time of the release's last record, if
-/// it has one (the simulated clock starts after it).
+/// Builds the engine for a platform.
 pub(crate) async fn host(
     state: &StateDir,
     settings: &Settings,
     platform: &Platform,
-    last: Option<DateTime<Utc>>,
 ) -> Result<Host, Failure> {
     let ledger = state.ledger()?;
     let target = target(state, settings).await?;
     let clock: Arc<dyn Clock> = match settings.target {
         TargetKind::Process => Arc::new(SystemClock),
         TargetKind::Simulated => {
-            let now = SystemClock.now();
-            Arc::new(TokioClock::new(last.map_or(now, |l| l.max(now))))
+            // Virtual time runs ahead of the wall clock; start after every record of every
+            // release, so the ledger's times never run backwards.
+            let mut start = SystemClock.now();
+            for id in ledger.releases().await? {
+                if let Some(r) = ledger.events(&id, 0).await?.last() {
+                    start = start.max(r.at);
+                }
+            }
+            Arc::new(TokioClock::new(start))
         }
     };
     let mut builder = Engine::builder()

@@ -394,7 +394,7 @@ pub(crate) fn run(
             let ledger = state.ledger()?;
             let records = release_core::ledger::read_all(ledger.as_ref(), release.id()).await?;
             drop(ledger);
-            let host = host(&state, &settings, platform, records.last().map(|r| r.at)).await?;
+            let host = host(&state, &settings, platform).await?;
             let result = if records.is_empty() {
                 drive(
                     &host.engine,
@@ -442,8 +442,8 @@ pub(crate) fn resume(release: Option<&str>, state_path: &Path, operator: &str, j
         let _lock = state.lock()?;
         let settings = state.required_settings()?;
         runtime(settings.target)?.block_on(async {
-            let (id, records, platform) = journaled(&state, release).await?;
-            let host = host(&state, &settings, &platform, records.last().map(|r| r.at)).await?;
+            let (id, _, platform) = journaled(&state, release).await?;
+            let host = host(&state, &settings, &platform).await?;
             let result = drive(&host.engine, json, host.engine.resume(&id, operator)).await?;
             conclude(host.ledger.as_ref(), &state, &id, &result, json).await
         })
@@ -491,8 +491,8 @@ pub(crate) fn act(
         let state = StateDir::existing(state_path)?;
         let settings = state.required_settings()?;
         runtime(settings.target)?.block_on(async {
-            let (id, records, platform) = journaled(&state, release).await?;
-            let host = host(&state, &settings, &platform, records.last().map(|r| r.at)).await?;
+            let (id, _, platform) = journaled(&state, release).await?;
+            let host = host(&state, &settings, &platform).await?;
             let engine = &host.engine;
             let environment = || -> Result<EnvironmentName, Failure> {
                 let env = env.ok_or_else(|| Failure::invalid("say which environment with `--env`"))?;
@@ -576,7 +576,7 @@ pub(crate) fn rollback(
                     "release {id} has already ended ({outcome}); nothing of it is left to roll back. To go back to an earlier version, run that release again (`releasectl run FILES --release <earlier release>`)"
                 )));
             }
-            let host = host(&state, &settings, &platform, records.last().map(|r| r.at)).await?;
+            let host = host(&state, &settings, &platform).await?;
             if !folded.abort_requested {
                 host.engine.abort(&id, operator, comment).await?;
             }

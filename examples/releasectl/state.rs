@@ -35,6 +35,7 @@ use release_gates::promotion::GatesConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::Exit;
+pub(crate) use crate::cli::TargetKind;
 
 /// A command that could not do its job: the exit code and a message naming the thing, the
 /// place and the fix.
@@ -89,16 +90,6 @@ impl From<release_core::Error> for Failure {
             message: e.to_string(),
         }
     }
-}
-
-/// Which deployment target a state directory drives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum TargetKind {
-    /// Real OS processes on loopback (release-adapters' local-process target).
-    Process,
-    /// release-core's in-memory target in virtual time, its slots kept in `simulated.json`.
-    Simulated,
 }
 
 /// How the process target runs artifacts.
