@@ -256,10 +256,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print what runs per environment: versions, slots, and the release that put them there.
+    /// Print what runs per environment: the CMDB's versions and releases beside the slots the
+    /// target runs now (M7.1).
     Inventory {
         #[command(flatten)]
         state: StateArgs,
+        /// Also print the deployment history.
+        #[arg(long)]
+        history: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,

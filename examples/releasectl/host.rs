@@ -3,6 +3,7 @@
 //! - **Ledger**: the state directory's SQLite ledger.
 //! - **Target**: the state directory's process or simulated target (see `target.rs`),
 //!   registered under every target name the platform's environments use and as `default`.
+//! - **Inventory**: release-adapters' CMDB in `<state>/inventory.db`, as a notifier.
 //! - **Strategies**: release-strategies' rolling, blue-green, canary (plus all-at-once).
 //! - **Gates**: release-gates' promotion gates (`release_gates::promotion::register`) with
 //!   the roles `--roles FILE` gave `run`.
@@ -34,7 +35,7 @@ use release_core::model::{Platform, SecretRef, SecretValue};
 use release_core::plugin::{Clock, DeploymentTarget, MetricQuery, SystemClock, TokioClock};
 
 use crate::state::{Failure, Settings, StateDir, TargetKind};
-use crate::target::{ComponentProcesses, SimulatedTarget};
+use crate::target::{InstallingProcesses, SimulatedTarget};
 
 /// The engine's lock-holder identity, the same for every invocation (see `state.rs`).
 pub(crate) const HOLDER: &str = "releasectl";
@@ -112,7 +113,7 @@ pub(crate) async fn target(
                     state.path().display()
                 ))
             })?;
-            Arc::new(ComponentProcesses::new(state.path(), process))
+            Arc::new(InstallingProcesses::new(state.path(), process))
         }
         TargetKind::Simulated => Arc::new(
             SimulatedTarget::load(state.path())
@@ -186,6 +187,10 @@ pub(crate) async fn host(
             builder = builder.metrics(source, metrics.clone());
         }
     }
+    // The CMDB (M7.1) is fed as the engine journals; `inventory` also syncs it from the
+    // ledger, so a record it missed is never lost.
+    let cmdb = state.inventory()?.with_ledger(ledger.clone());
+    builder = builder.notifier(Arc::new(cmdb));
     let engine = builder.build()?;
     Ok(Host { engine, ledger })
 }

@@ -31,8 +31,10 @@
 //!   started_at, ended_at, duration_seconds, components, changes, stages, decisions,
 //!   failures, records, head, timeline: [{at, offset, environment, component, event,
 //!   detail}]}`.
-//! - `inventory`: `{environments: [{environment, components: [{component, versions, slots:
-//!   [{slot, version, replicas, ready, endpoints}], release}]}]}`.
+//! - `inventory`: `{environments: [{environment, components: [{component, version, release,
+//!   since, via, slots: [{slot, version, replicas, ready, endpoints}]}]}], history: [{at,
+//!   platform, environment, component, action, version, replaced, release, seq}],
+//!   dependencies: [{platform, component, depends_on}]}` (the CMDB's rows).
 //! - `audit verify`: `{source, verified, exit, releases: [{release, records, head, ok,
 //!   problem}]}`.
 
@@ -174,7 +176,11 @@ fn main() -> ExitCode {
             out.as_deref(),
             json,
         ),
-        Command::Inventory { state, json } => report::inventory(&state.state, json),
+        Command::Inventory {
+            state,
+            history,
+            json,
+        } => report::inventory(&state.state, history, json),
         Command::Audit { command } => match command {
             AuditCommand::Verify {
                 state,

@@ -5,10 +5,13 @@
 //! stage's span and outcome, what failed — followed by the timeline. `--out DIR` also writes
 //! it as `<release>.summary.md` and `<release>.summary.json`.
 //!
-//! `inventory` prints what runs per environment: the target is asked (`observe`) for every
-//! component of every platform in the ledger, and each running version is attributed to the
-//! latest release whose stage in that environment completed with it. A version no release
-//! completed (a stage still running, or a rollback in flight) shows without a release.
+//! `inventory` prints what runs per environment from two sources side by side: the CMDB
+//! (release-adapters' inventory in `<state>/inventory.db`, synced from the ledger first):
+//! version, release, since when, deployed or rolled back; and the target, asked (`observe`)
+//! what it runs now: slots, versions, ready replicas, endpoints. They differ mid-stage (the
+//! CMDB moves when a stage completes or rolls back) and when something outside the engine
+//! stopped a process. `--history` adds the CMDB's deployment history; the JSON always has
+//! `history` and `dependencies`.
 //!
 //! Both are deterministic for a given journal: environments in lifecycle order, components
 //! and releases sorted by id.
@@ -18,9 +21,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use release_adapters::inventory::{DependencyRow, DeploymentAction, HistoryRow};
 use release_core::engine::ReleaseState;
-use release_core::id::{ComponentId, EnvironmentName};
-use release_core::ledger::{Decision, Event, Outcome, Record, read_all};
+use release_core::ledger::{Decision, Event, Ledger, Outcome, Record};
 use release_core::model::Platform;
 use serde::Serialize;
 
@@ -384,11 +387,16 @@ pub(crate) fn report(
 #[derive(Debug, Serialize)]
 struct Running {
     component: String,
-    /// The versions running (more than one mid-canary or mid-switch).
-    versions: Vec<String>,
-    slots: Vec<SlotLine>,
-    /// The latest release that completed this environment with the running version.
+    /// The version the CMDB records (what the last completed stage or rollback left).
+    version: Option<String>,
+    /// The release that put it there.
     release: Option<String>,
+    /// Since when.
+    since: Option<DateTime<Utc>>,
+    /// `deployed` or `rolled_back`.
+    via: Option<DeploymentAction>,
+    /// The slots the target runs now (more than one mid-canary or mid-switch).
+    slots: Vec<SlotLine>,
 }
 
 #[derive(Debug, Serialize)]
@@ -402,8 +410,10 @@ struct SlotLine {
 
 /// The JSON of `inventory`.
 #[derive(Debug, Serialize)]
-struct Inventory {
+struct InventoryReport {
     environments: Vec<EnvironmentInventory>,
+    history: Vec<HistoryRow>,
+    dependencies: Vec<DependencyRow>,
 }
 
 #[derive(Debug, Serialize)]
@@ -412,84 +422,72 @@ struct EnvironmentInventory {
     components: Vec<Running>,
 }
 
+/// The newest platform document of each platform in the ledger.
+async fn platforms(ledger: &dyn Ledger) -> Result<BTreeMap<String, Platform>, Failure> {
+    let mut newest: BTreeMap<String, (DateTime<Utc>, Platform)> = BTreeMap::new();
+    for id in ledger.releases().await? {
+        let records = ledger.events(&id, 0).await?;
+        for r in records.iter().take(1) {
+            if let Event::ReleaseStarted { platform, .. } = &r.event {
+                let name = platform.metadata.name.clone();
+                if newest.get(&name).is_none_or(|(at, _)| r.at >= *at) {
+                    newest.insert(name, (r.at, (**platform).clone()));
+                }
+            }
+        }
+    }
+    Ok(newest.into_iter().map(|(n, (_, p))| (n, p)).collect())
+}
+
 /// `releasectl inventory`.
-pub(crate) fn inventory(state_path: &Path, json: bool) -> Exit {
+pub(crate) fn inventory(state_path: &Path, history: bool, json: bool) -> Exit {
     let outcome = (|| {
         let state = StateDir::existing(state_path)?;
         let settings = state.required_settings()?;
-        let inventory = runtime(settings.target)?.block_on(async {
+        let report = runtime(settings.target)?.block_on(async {
             let ledger = state.ledger()?;
-            // Every release, oldest first by its first record.
-            let mut journals = Vec::new();
-            for id in ledger.releases().await? {
-                let records = read_all(ledger.as_ref(), &id).await?;
-                if let Some(first) = records.first() {
-                    journals.push((first.at, id, records));
-                }
-            }
-            journals.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            // (environment, component, version) → the release that last completed it, by time.
-            let mut completed: BTreeMap<
-                (EnvironmentName, ComponentId, String),
-                (DateTime<Utc>, String),
-            > = BTreeMap::new();
-            let mut platforms: BTreeMap<String, Platform> = BTreeMap::new();
-            for (_, id, records) in &journals {
-                let folded = ReleaseState::fold(records);
-                let (Some(platform), Some(release)) = (folded.platform, folded.spec) else {
-                    continue;
-                };
-                for r in records {
-                    if let Event::StageCompleted { environment } = &r.event {
-                        for (component, v) in &release.components {
-                            let key = (
-                                environment.clone(),
-                                component.clone(),
-                                v.version.to_string(),
-                            );
-                            let newer = completed.get(&key).is_none_or(|(at, _)| r.at >= *at);
-                            if newer {
-                                completed.insert(key, (r.at, id.to_string()));
-                            }
-                        }
-                    }
-                }
-                platforms.insert(platform.metadata.name.clone(), (*platform).clone());
-            }
+            let cmdb = state.inventory()?;
+            cmdb.sync(ledger.as_ref())
+                .await
+                .map_err(|e| Failure::other(e.to_string()))?;
+            let snapshot = cmdb
+                .snapshot()
+                .await
+                .map_err(|e| Failure::other(e.to_string()))?;
             let target = target(&state, &settings).await?;
             let mut environments: Vec<EnvironmentInventory> = Vec::new();
-            for platform in platforms.values() {
+            for (name, platform) in platforms(ledger.as_ref()).await? {
                 for (_, env) in platform.lifecycle.environments() {
                     let mut components = Vec::new();
                     for component in &platform.components {
-                        let slots = target.observe(&component.id, env).await?;
-                        let live: Vec<_> = slots.iter().filter(|s| s.spec.replicas > 0).collect();
-                        if live.is_empty() {
+                        let row = snapshot.deployments.iter().find(|d| {
+                            d.platform == name
+                                && &d.environment == env
+                                && d.component == component.id
+                        });
+                        let slots: Vec<SlotLine> = target
+                            .observe(&component.id, env)
+                            .await?
+                            .iter()
+                            .filter(|s| s.spec.replicas > 0)
+                            .map(|s| SlotLine {
+                                slot: s.spec.slot.clone(),
+                                version: s.spec.version.to_string(),
+                                replicas: s.spec.replicas,
+                                ready: s.ready_replicas,
+                                endpoints: s.endpoints.iter().map(|e| e.url.clone()).collect(),
+                            })
+                            .collect();
+                        if row.is_none() && slots.is_empty() {
                             continue;
                         }
-                        let mut versions: Vec<String> =
-                            live.iter().map(|s| s.spec.version.to_string()).collect();
-                        versions.sort();
-                        versions.dedup();
-                        let release = versions.iter().find_map(|v| {
-                            completed
-                                .get(&(env.clone(), component.id.clone(), v.clone()))
-                                .map(|(_, id)| id.clone())
-                        });
                         components.push(Running {
                             component: component.id.to_string(),
-                            versions,
-                            slots: live
-                                .iter()
-                                .map(|s| SlotLine {
-                                    slot: s.spec.slot.clone(),
-                                    version: s.spec.version.to_string(),
-                                    replicas: s.spec.replicas,
-                                    ready: s.ready_replicas,
-                                    endpoints: s.endpoints.iter().map(|e| e.url.clone()).collect(),
-                                })
-                                .collect(),
-                            release,
+                            version: row.map(|r| r.version.to_string()),
+                            release: row.map(|r| r.release.to_string()),
+                            since: row.map(|r| r.since),
+                            via: row.map(|r| r.via),
+                            slots,
                         });
                     }
                     components.sort_by(|a, b| a.component.cmp(&b.component));
@@ -505,13 +503,17 @@ pub(crate) fn inventory(state_path: &Path, json: bool) -> Exit {
                     }
                 }
             }
-            Ok::<_, Failure>(Inventory { environments })
+            Ok::<_, Failure>(InventoryReport {
+                environments,
+                history: snapshot.history,
+                dependencies: snapshot.dependencies,
+            })
         })?;
         if json {
-            println!("{}", to_json(&inventory)?);
+            println!("{}", to_json(&report)?);
             return Ok(Exit::Ok);
         }
-        for env in &inventory.environments {
+        for env in &report.environments {
             println!("{}:", env.environment);
             if env.components.is_empty() {
                 println!("  nothing runs");
@@ -520,14 +522,45 @@ pub(crate) fn inventory(state_path: &Path, json: bool) -> Exit {
                 let slots: Vec<String> = c
                     .slots
                     .iter()
-                    .map(|s| format!("{} {}/{} ready", s.slot, s.ready, s.replicas))
+                    .map(|s| format!("{} {} {}/{} ready", s.slot, s.version, s.ready, s.replicas))
                     .collect();
                 println!(
                     "  {:<14} {:<10} {:<22} {}",
                     c.component,
-                    c.versions.join("+"),
-                    c.release.as_deref().unwrap_or("(no completed release)"),
-                    slots.join(", ")
+                    c.version.as_deref().unwrap_or("-"),
+                    match (&c.release, c.via) {
+                        (Some(r), Some(DeploymentAction::RolledBack)) =>
+                            format!("{r} (rolled back)"),
+                        (Some(r), _) => r.clone(),
+                        (None, _) => "(no completed stage)".to_owned(),
+                    },
+                    if slots.is_empty() {
+                        "not running".to_owned()
+                    } else {
+                        slots.join(", ")
+                    }
+                );
+            }
+        }
+        if history {
+            println!("history:");
+            for h in &report.history {
+                println!(
+                    "  {}  {:<11} {:<14} {:<11} {} -> {}  {}",
+                    h.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    h.environment,
+                    h.component,
+                    match h.action {
+                        DeploymentAction::Deployed => "deployed",
+                        DeploymentAction::RolledBack => "rolled back",
+                    },
+                    h.replaced
+                        .as_ref()
+                        .map_or("-".to_owned(), ToString::to_string),
+                    h.version
+                        .as_ref()
+                        .map_or("-".to_owned(), ToString::to_string),
+                    h.release
                 );
             }
         }

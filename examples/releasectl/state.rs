@@ -4,12 +4,13 @@
 //! ```text
 //! .release/
 //!   ledger.db          the SQLite ledger: every release's hash-chained journal (the truth)
+//!   inventory.db       the CMDB (release-adapters' inventory), a projection of the ledger
 //!   releasectl.json    the settings `run` chose (target, artifacts, ports, probe, roles),
 //!                      read back by every later command
 //!   lock               held (advisory file lock) by `run`, `resume` and `rollback` while they
 //!                      drive a release, so two jobs never drive the same state at once
-//!   process/<component>/releases/<version>/   installed copies of the artifacts
-//!   process/<component>/slots/...             the process target's state, config and logs
+//!   process/releases/<component>/<version>/   installed copies of the builds
+//!   process/slots/...                         the process target's state, config and logs
 //!   simulated.json     the simulated target's slots (`--target simulated`)
 //! ```
 //!
@@ -26,6 +27,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use release_adapters::inventory::{Inventory, InventoryConfig};
 use release_adapters::process::PortRange;
 use release_adapters::sqlite_ledger::SqliteLedgerConfig;
 use release_core::ErrorKind;
@@ -186,6 +188,13 @@ impl StateDir {
             .open()
             .map_err(|e| Failure::other(format!("{e}")))?;
         Ok(Arc::new(ledger))
+    }
+
+    /// Opens the inventory (CMDB) kept beside the ledger.
+    pub fn inventory(&self) -> Result<Inventory, Failure> {
+        InventoryConfig::new(self.path.join("inventory.db"))
+            .open()
+            .map_err(|e| Failure::other(e.to_string()))
     }
 
     /// Takes the driving lock, or says who to wait for.

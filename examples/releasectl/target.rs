@@ -1,21 +1,19 @@
 //! The deployment targets releasectl drives, both kept in the state directory so a later
 //! invocation finds what an earlier one deployed.
 //!
-//! **`--target process`**: release-adapters' local-process target, one per component (its
-//! layout is `<root>/releases/<version>/`, one program per version, so components with their
-//! own versions need their own roots: `<state>/process/<component>/`). Builds are taken from
-//! `--artifacts DIR`, laid out `DIR/<component>/<version>/`, and installed — copied — into
-//! `<state>/process/<component>/releases/<version>/` before the first apply of that version,
-//! as an Octopus Tentacle extracts a package before deploying it. Decisions:
+//! **`--target process`**: release-adapters' local-process target rooted at
+//! `<state>/process/`, decorated with an installer. Builds are taken from `--artifacts DIR`,
+//! laid out `DIR/<component>/<version>/`, and installed — copied — into the target's
+//! `releases/<component>/<version>/` before the first apply of that version, as an Octopus
+//! Tentacle extracts a package before deploying it. Decisions:
 //! - Installing copies, not links: a CI job's workspace is cleaned after the job, but the
 //!   processes keep running, and a rollback hours later re-applies the previous version from
 //!   the installed copy even when the artifact directory no longer holds it.
 //! - A version is immutable: when the artifact directory holds a build whose content digest
 //!   differs from the installed copy's, the apply fails and says so (give the build a new
 //!   version) instead of silently running the old bytes.
-//! - Applies across components are serialised, so two components never pick the same free
-//!   port at once; the processes outlive the CLI (the process target's own decision) and a
-//!   later `resume` finds them through the target's state files.
+//! - The processes outlive the CLI (the process target's own decision) and a later `resume`
+//!   finds them through the target's state files under `<state>/process/slots/`.
 //!
 //! **`--target simulated`**: release-core's in-memory target; after every change its slots
 //! are written to `<state>/simulated.json` and re-applied into a fresh in-memory target by
@@ -23,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use release_adapters::process::{ProcessTarget, ProcessTargetConfig, Readiness};
@@ -43,51 +41,39 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One local-process target per component, with artifacts installed from `--artifacts`.
-pub(crate) struct ComponentProcesses {
+/// release-adapters' local-process target, installing builds from `--artifacts` first.
+pub(crate) struct InstallingProcesses {
+    target: ProcessTarget,
     root: PathBuf,
-    settings: ProcessSettings,
-    targets: Mutex<BTreeMap<String, Arc<ProcessTarget>>>,
-    applying: tokio::sync::Mutex<()>,
+    artifacts: PathBuf,
+    command: String,
+    installing: tokio::sync::Mutex<()>,
 }
 
-impl ComponentProcesses {
-    /// Targets rooted at `<state>/process/`.
-    pub fn new(state: &Path, settings: ProcessSettings) -> Self {
+impl InstallingProcesses {
+    /// The target rooted at `<state>/process/`.
+    pub fn new(state: &Path, s: ProcessSettings) -> Self {
+        let root = state.join("process");
+        let config = ProcessTargetConfig::new(&root, &s.command)
+            .with_args(s.args.iter().cloned())
+            .with_ports(s.ports.start, s.ports.end)
+            .with_grace_period(std::time::Duration::from_millis(s.grace_period_ms))
+            .with_ready_timeout(std::time::Duration::from_millis(s.ready_timeout_ms))
+            .with_readiness(Readiness::Tcp);
         Self {
-            root: state.join("process"),
-            settings,
-            targets: Mutex::new(BTreeMap::new()),
-            applying: tokio::sync::Mutex::new(()),
+            target: ProcessTarget::new(config),
+            root,
+            artifacts: s.artifacts,
+            command: s.command,
+            installing: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The process target of one component.
-    pub fn target(&self, component: &str) -> Arc<ProcessTarget> {
-        lock(&self.targets)
-            .entry(component.to_owned())
-            .or_insert_with(|| {
-                let s = &self.settings;
-                let config = ProcessTargetConfig::new(self.root.join(component), &s.command)
-                    .with_args(s.args.iter().cloned())
-                    .with_ports(s.ports.start, s.ports.end)
-                    .with_grace_period(std::time::Duration::from_millis(s.grace_period_ms))
-                    .with_ready_timeout(std::time::Duration::from_millis(s.ready_timeout_ms))
-                    .with_readiness(Readiness::Tcp);
-                Arc::new(ProcessTarget::new(config))
-            })
-            .clone()
-    }
-
-    /// Copies `<artifacts>/<component>/<version>/` into the component's `releases/` unless the
-    /// same content is installed already.
+    /// Copies `<artifacts>/<component>/<version>/` to `<root>/releases/<component>/<version>/`
+    /// unless the same content is installed already.
     fn install(&self, component: &str, version: &semver::Version) -> Result<(), String> {
-        let source = self
-            .settings
-            .artifacts
-            .join(component)
-            .join(version.to_string());
-        let releases = self.root.join(component).join("releases");
+        let source = self.artifacts.join(component).join(version.to_string());
+        let releases = self.root.join("releases").join(component);
         let installed = releases.join(version.to_string());
         let digest_file = releases.join(format!("{version}.sha256"));
         if installed.is_dir() {
@@ -112,7 +98,7 @@ impl ComponentProcesses {
             return Err(format!(
                 "no build of {component} {version}: {} is not a directory; put the build there (layout `<artifacts>/<component>/<version>/{}`) or fix `--artifacts`",
                 source.display(),
-                self.settings.command
+                self.command
             ));
         }
         let digest = tree_digest(&source)?;
@@ -179,19 +165,19 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
 }
 
 #[async_trait]
-impl DeploymentTarget for ComponentProcesses {
+impl DeploymentTarget for InstallingProcesses {
     fn capabilities(&self) -> TargetCapabilities {
-        TargetCapabilities::all()
+        self.target.capabilities()
     }
 
     async fn apply(&self, request: &ApplyRequest) -> release_core::Result<SlotStatus> {
         let spec = &request.spec;
-        let _serial = self.applying.lock().await;
         if spec.replicas > 0 {
+            let _one_at_a_time = self.installing.lock().await;
             self.install(spec.component.as_str(), &spec.version)
                 .map_err(|m| release_core::Error::permanent(PROCESS, m))?;
         }
-        self.target(spec.component.as_str()).apply(request).await
+        self.target.apply(request).await
     }
 
     async fn observe(
@@ -199,9 +185,7 @@ impl DeploymentTarget for ComponentProcesses {
         component: &ComponentId,
         environment: &EnvironmentName,
     ) -> release_core::Result<Vec<SlotStatus>> {
-        self.target(component.as_str())
-            .observe(component, environment)
-            .await
+        self.target.observe(component, environment).await
     }
 
     async fn remove(
@@ -210,10 +194,7 @@ impl DeploymentTarget for ComponentProcesses {
         environment: &EnvironmentName,
         slot: &str,
     ) -> release_core::Result<()> {
-        let _serial = self.applying.lock().await;
-        self.target(component.as_str())
-            .remove(component, environment, slot)
-            .await
+        self.target.remove(component, environment, slot).await
     }
 }
 

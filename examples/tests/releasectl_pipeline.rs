@@ -158,6 +158,17 @@ fn a_ci_pipeline_on_real_processes_waits_approves_resumes_rolls_back_and_verifie
     for e in endpoints(&ws, "production", "api") {
         assert_eq!(serves(&e), "api 1.0.0", "production untouched");
     }
+    // The CMDB (M7.1) records the deployment and the rollback.
+    let (code, out, _) = ws.run(&["inventory", "--history"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().any(|l| l.contains("staging")
+            && l.contains("api")
+            && l.contains("rolled back")
+            && l.contains("1.1.0 -> 1.0.0")
+            && l.contains("ci-1.1.0")),
+        "{out}"
+    );
     let (code, out, _) = ws.run(&["report", "--release", "ci-1.1.0", "--json"]);
     assert_eq!(code, 0);
     let v = json(&out);
@@ -483,11 +494,15 @@ fn rollback_aborts_and_carries_the_rollback_out_with_exit_0() {
             .unwrap()
             .iter()
             .find(|e| e["environment"] == env)
-            .unwrap()["components"][0]["versions"][0]
+            .unwrap()["components"][0]
             .clone()
     };
-    assert_eq!(version("staging"), "1.1.0");
-    assert_eq!(version("production"), "1.0.0");
+    // The CMDB and the target agree: staging keeps what it passed, production went back.
+    assert_eq!(version("staging")["version"], "1.1.0");
+    assert_eq!(version("staging")["slots"][0]["version"], "1.1.0");
+    assert_eq!(version("production")["version"], "1.0.0");
+    assert_eq!(version("production")["release"], "ci-1.0.0");
+    assert_eq!(version("production")["slots"][0]["version"], "1.0.0");
     let (_, out, _) = ws.run(&["report", "--state", "s", "--release", "ci-1.1.0"]);
     assert!(out.contains("abort by ops: customer escalation"), "{out}");
 }

@@ -17,3 +17,18 @@ pub mod router;
 
 #[cfg(feature = "probes")]
 pub mod probes;
+
+#[cfg(feature = "backup")]
+pub mod backup;
+
+#[cfg(feature = "inventory")]
+pub mod inventory;
+
+#[cfg(feature = "webhook")]
+pub mod webhook;
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
+
+#[cfg(feature = "logs")]
+pub mod logs;

@@ -243,3 +243,31 @@ async fn a_version_that_crashes_on_start_leaves_the_old_one_serving() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     t.stop_all().await.unwrap();
 }
+
+// Several components on one target, each with its own artifacts: `releases/<component>/
+// <version>/` wins over the shared `releases/<version>/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_release_directory_wins_over_the_shared_one() {
+    let rig = Rig::new(30_400, &[("1.0.0", false)]);
+    // `api` 1.0.0 has its own (broken) build; `web` 1.0.0 uses the shared one.
+    let own = rig.dir.path().join("releases").join("api");
+    std::fs::create_dir_all(&own).unwrap();
+    support::unpack(&own, "1.0.0", true);
+    std::fs::rename(own.join("releases").join("1.0.0"), own.join("1.0.0")).unwrap();
+    let v = semver::Version::new(1, 0, 0);
+    assert_eq!(
+        rig.target.component_release_dir("api", &v),
+        own.join("1.0.0")
+    );
+    assert_eq!(
+        rig.target.component_release_dir("web", &v),
+        rig.dir.path().join("releases").join("1.0.0")
+    );
+    let api = SlotSpec::new("api", "dev", "stable", v.clone(), 1);
+    let web = SlotSpec::new("web", "dev", "stable", v, 1);
+    let api = rig.target.apply(&ApplyRequest::new(api)).await.unwrap();
+    let web = rig.target.apply(&ApplyRequest::new(web)).await.unwrap();
+    assert_eq!(get(&format!("{}/", api.endpoints[0].url)).await.0, 500);
+    assert_eq!(get(&format!("{}/", web.endpoints[0].url)).await.0, 200);
+    rig.target.stop_all().await.unwrap();
+}

@@ -271,3 +271,39 @@ async fn a_broken_jsonl_line_is_named_by_number() {
         other => panic!("expected a Codec error, got {other:?}"),
     }
 }
+
+// A journal read back from storage must verify: floats (analysis measurements, observed
+// values) survive JSON exactly. Without serde_json's `float_roundtrip` some values parse to
+// a neighbouring f64, the re-serialised record no longer matches its hash, and an honest
+// journal reads as tampered (found by the quickstart on its SQLite ledger).
+#[tokio::test]
+async fn measurements_round_trip_exactly_through_jsonl() {
+    let ledger = InMemoryLedger::new();
+    let values = [
+        0.123_966_942_148_760_33,
+        0.128_205_128_205_128_2,
+        0.121_951_219_512_195_12,
+        1.0 / 3.0,
+        2.0_f64.sqrt(),
+        5e-324,
+        1.797_693_134_862_315_7e308,
+    ];
+    let draft = EventDraft::new(
+        release(),
+        t0(),
+        "engine",
+        Vec::new(),
+        Event::AnalysisCompleted {
+            environment: "production".into(),
+            component: ComponentId::new("orders-api"),
+            analysis: "error-rate".into(),
+            outcome: release_core::ledger::AnalysisOutcome::Failed,
+            measurements: values.iter().copied().map(Some).collect(),
+        },
+    );
+    ledger.append(draft, None).await.unwrap();
+    let records = ledger.events(&release(), 0).await.unwrap();
+    let back = import_jsonl(&export_jsonl(&records).unwrap()).unwrap();
+    verify_chain(&back).unwrap();
+    assert_eq!(back, records);
+}

@@ -119,12 +119,7 @@ impl Workspace {
     /// Kills what the process target of `state` started.
     pub fn kill_processes(&self, state: &str) {
         let process = self.path().join(state).join("process");
-        if let Ok(entries) = std::fs::read_dir(&process) {
-            for entry in entries.flatten() {
-                ProcessTarget::new(ProcessTargetConfig::new(entry.path(), "run.sh"))
-                    .kill_all_blocking();
-            }
-        }
+        ProcessTarget::new(ProcessTargetConfig::new(process, "run.sh")).kill_all_blocking();
     }
 }
 

@@ -1,7 +1,8 @@
 //! Local-process deployment target: each slot is a group of real OS processes on loopback.
 //!
 //! The target converges a [`SlotSpec`](release_core::plugin::SlotSpec) into processes started
-//! from an unpacked artifact directory `<root>/releases/<version>/`. Each replica is one
+//! from an unpacked artifact directory `<root>/releases/<component>/<version>/`, or
+//! `<root>/releases/<version>/` when the component has no directory of its own. Each replica is one
 //! process on its own `127.0.0.1` port from the configured range, passed as the environment
 //! variable `PORT` and through the `{port}` placeholder in the arguments. The slot's rendered
 //! configuration is written (mode 0600, never logged) under the slot directory

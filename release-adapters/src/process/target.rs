@@ -254,9 +254,26 @@ impl ProcessTarget {
             .join(slot)
     }
 
-    /// The directory a version is unpacked in.
+    /// The directory a version is unpacked in, shared by every component.
     pub fn release_dir(&self, version: &semver::Version) -> PathBuf {
         self.config.root.join("releases").join(version.to_string())
+    }
+
+    /// The directory a component's version is unpacked in: `releases/<component>/<version>/`
+    /// when it exists (several components with their own artifacts on one target), else the
+    /// shared [`release_dir`](Self::release_dir).
+    pub fn component_release_dir(&self, component: &str, version: &semver::Version) -> PathBuf {
+        let own = self
+            .config
+            .root
+            .join("releases")
+            .join(component)
+            .join(version.to_string());
+        if own.is_dir() {
+            own
+        } else {
+            self.release_dir(version)
+        }
     }
 
     /// The log file of one replica.
@@ -457,7 +474,7 @@ impl ProcessTarget {
         port: u16,
         config_dir: &Path,
     ) -> Result<Replica, ProcessError> {
-        let release_dir = self.release_dir(&spec.version);
+        let release_dir = self.component_release_dir(spec.component.as_str(), &spec.version);
         if !release_dir.is_dir() {
             return Err(ProcessError::MissingRelease {
                 version: spec.version.to_string(),

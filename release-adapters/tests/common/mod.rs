@@ -53,23 +53,11 @@ rollback:
 }
 
 pub fn platform() -> Platform {
-    match parse_str(PLATFORM, "platform.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Platform(p) => p.value,
-        Document::Release(_) => panic!("not a platform"),
-    }
+    parse_platform(PLATFORM)
 }
 
 pub fn release(id: &str, version: &str) -> Release {
-    match parse_str(&release_yaml(id, version), "release.yaml", Format::Yaml)
-        .unwrap()
-        .remove(0)
-    {
-        Document::Release(r) => r.value,
-        Document::Platform(_) => panic!("not a release"),
-    }
+    parse_release(&release_yaml(id, version))
 }
 
 pub fn start_time() -> DateTime<Utc> {
@@ -96,4 +84,51 @@ pub fn engine(
         )
         .build()
         .unwrap()
+}
+
+/// Parses a manifest holding one platform document.
+pub fn parse_platform(text: &str) -> Platform {
+    match parse_str(text, "platform.yaml", Format::Yaml)
+        .unwrap()
+        .remove(0)
+    {
+        Document::Platform(p) => p.value,
+        Document::Release(_) => panic!("not a platform"),
+    }
+}
+
+/// Parses a manifest holding one release document.
+pub fn parse_release(text: &str) -> Release {
+    match parse_str(text, "release.yaml", Format::Yaml)
+        .unwrap()
+        .remove(0)
+    {
+        Document::Release(r) => r.value,
+        Document::Platform(_) => panic!("not a release"),
+    }
+}
+
+/// A release `shop-<version>` of the one component `web`, whose `rollback:` block is
+/// `rollback` (YAML lines indented by two spaces).
+pub fn web_release(version: &str, rollback: &str) -> Release {
+    let text = format!(
+        r#"
+apiVersion: release/v1
+kind: Release
+metadata: {{ id: shop-{version} }}
+version: {version}
+platform: shop
+type: full
+release_manager: {{ primary: a@x, backup: c@x }}
+change_requests:
+  - {{ id: CR-1, kind: normal, state: approved, configuration_items: [web] }}
+changes:
+  - {{ id: CHG-1, request: CR-1, components: [web] }}
+components:
+  web: {{ version: {version} }}
+rollback:
+{rollback}
+"#
+    );
+    parse_release(&text)
 }

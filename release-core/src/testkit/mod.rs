@@ -20,7 +20,8 @@ mod fault;
 pub mod mock;
 
 pub use conformance::{
-    CheckFailure, ConformanceFailure, ConformanceReport, SkippedCheck, artifact_store_conformance,
-    ledger_conformance, ledger_parallel_conformance, router_conformance, target_conformance,
+    BackupSubject, CheckFailure, ConformanceFailure, ConformanceReport, SkippedCheck,
+    artifact_store_conformance, backup_conformance, ledger_conformance,
+    ledger_parallel_conformance, router_conformance, target_conformance,
 };
 pub use fault::{Fault, FaultRule, FaultScope, FaultyTarget, FiredFault, Hang, Schedule};

@@ -13,6 +13,7 @@
 //! ```
 
 mod artifact;
+mod backup;
 mod ledger;
 mod router;
 mod target;
@@ -21,6 +22,7 @@ use std::fmt;
 use std::future::Future;
 
 pub use artifact::artifact_store_conformance;
+pub use backup::{BackupSubject, backup_conformance};
 pub use ledger::{ledger_conformance, ledger_parallel_conformance};
 pub use router::router_conformance;
 pub use target::target_conformance;

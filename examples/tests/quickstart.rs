@@ -1,0 +1,169 @@
+//! The main job end to end (issue #9): runs the quickstart binary as a newcomer would, into a
+//! fresh folder, and checks what it left behind: the final versions per environment, the
+//! rollback of the bad release in production, the ledger's contents, and that every audit
+//! chain verifies.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use release_adapters::sqlite_ledger::{SqliteLedger, SqliteLedgerConfig};
+use release_core::ledger::{
+    AnalysisOutcome, Event, Ledger, Outcome, Program, import_jsonl, read_all, verify_chain,
+};
+use release_core::plugin::RolloutStep;
+
+/// `cargo test` builds the examples next to the test binaries' directory.
+fn quickstart() -> Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = dir
+        .join("examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built; run `cargo test` from the workspace",
+        path.display()
+    );
+    Command::new(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_production() {
+    let out = tempfile::tempdir().unwrap();
+    let dir: PathBuf = out.path().join("run");
+    let status = quickstart()
+        .args(["--out", dir.to_str().unwrap(), "--ports", "27600"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "quickstart failed: {status}");
+
+    // What runs where at the end: production is back on 2.0.0; dev and staging keep 3.0.0
+    // (a stage rolls back alone; the bad build passed them because only customers' checkouts
+    // fail, and those only reach production).
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let running: BTreeMap<String, BTreeMap<String, Vec<String>>> =
+        serde_json::from_value(summary["running"].clone()).unwrap();
+    assert_eq!(running["production"]["orders-api"], ["2.0.0"]);
+    assert_eq!(running["production"]["web"], ["2.0.0"]);
+    assert_eq!(running["staging"]["orders-api"], ["3.0.0"]);
+    assert_eq!(running["dev"]["web"], ["2.0.0"]);
+    let outcomes: Vec<&str> = summary["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes[..2], ["succeeded", "succeeded"]);
+    assert!(
+        outcomes[2].starts_with("rolled back in production"),
+        "{outcomes:?}"
+    );
+    // Real traffic reached the bad canary in production and failed there.
+    let traffic = summary["traffic"].as_object().unwrap();
+    let count = |key: &str| traffic.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+    assert!(
+        count("orders-api@production version=3.0.0") > 0,
+        "{traffic:?}"
+    );
+    assert!(count("orders-api@production 500") > 0, "{traffic:?}");
+    assert!(
+        count("orders-api@production version=2.0.0") > 100,
+        "{traffic:?}"
+    );
+
+    // The release channel heard of the rollback (M8.4), and the inventory (M7.1) says what
+    // runs in production.
+    let announcements: Vec<&str> = summary["announcements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        announcements
+            .iter()
+            .any(|a| a.contains("shop-2026.12.2") && a.contains("ROLLBACK of production started")),
+        "{announcements:?}"
+    );
+    let inventory: BTreeMap<String, String> = summary["inventory_production"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["component"].as_str().unwrap().to_owned(),
+                row["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(inventory["orders-api"], "2.0.0");
+    assert_eq!(inventory["web"], "2.0.0");
+
+    // The SQLite ledger holds every release, each chain verifies, and the audit exports
+    // are the same records.
+    let ledger = SqliteLedger::open(SqliteLedgerConfig::new(dir.join("ledger.db"))).unwrap();
+    let mut ids = ledger.releases().await.unwrap();
+    ids.sort();
+    assert_eq!(
+        ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["shop-2026.12.0", "shop-2026.12.1", "shop-2026.12.2"]
+    );
+    for id in &ids {
+        let records = read_all(&ledger, id).await.unwrap();
+        verify_chain(&records).unwrap();
+        let export =
+            std::fs::read_to_string(dir.join("audit").join(format!("{id}.jsonl"))).unwrap();
+        assert_eq!(import_jsonl(&export).unwrap(), records, "{id}");
+    }
+    let bad = read_all(&ledger, &"shop-2026.12.2".into()).await.unwrap();
+    let failed_in_production = bad.iter().any(|r| {
+        matches!(&r.event, Event::AnalysisCompleted { environment, outcome: AnalysisOutcome::Failed, .. }
+            if environment.as_str() == "production")
+    });
+    assert!(
+        failed_in_production,
+        "the canary analysis failed in production"
+    );
+    let first_rollback_step = bad.iter().find_map(|r| match &r.event {
+        Event::StepStarted { key, step } if key.program == Program::Rollback => Some(step.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(&first_rollback_step, Some(RolloutStep::SetWeights(w)) if w.len() == 1 && w[0].slot == "stable" && w[0].weight == 100),
+        "traffic goes back to stable first: {first_rollback_step:?}"
+    );
+    assert!(matches!(
+        bad.last().map(|r| &r.event),
+        Some(Event::ReleaseFinished {
+            outcome: Outcome::RolledBack { .. }
+        })
+    ));
+    // Approvals and sign-offs were given by named people, and production's approver is not
+    // the person who started the release.
+    let approvals: Vec<&str> = bad
+        .iter()
+        .filter(|r| matches!(r.event, Event::ApprovalRecorded { .. }))
+        .map(|r| r.actor.as_str())
+        .collect();
+    assert_eq!(approvals, ["tom@shop.example"]);
+    // Every artifact carries signed provenance.
+    for name in [
+        "orders-api-1.0.0",
+        "orders-api-2.0.0",
+        "orders-api-3.0.0",
+        "web-1.0.0",
+        "web-2.0.0",
+    ] {
+        assert!(
+            dir.join("provenance")
+                .join(format!("{name}.intoto.json"))
+                .is_file(),
+            "{name}"
+        );
+    }
+}
