@@ -63,6 +63,47 @@ pub fn random_dag(nodes: u32, edges: usize, seed: u64) -> Vec<(u32, u32)> {
     out
 }
 
+/// Reads an edge list as the `benches/compare` scripts write it for `tsort`: one
+/// `dependency dependent` pair of decimal node indices per line (the dependency comes first,
+/// as `tsort` orders it); a pair of equal indices declares a node without edges. Returns the
+/// node count (largest index + 1) and the `(dependent, dependency)` edges in file order.
+pub fn read_edge_file(path: &std::path::Path) -> std::io::Result<(u32, Vec<(u32, u32)>)> {
+    parse_edge_list(&std::fs::read_to_string(path)?)
+}
+
+/// Parses the text [`read_edge_file`] reads.
+pub fn parse_edge_list(text: &str) -> std::io::Result<(u32, Vec<(u32, u32)>)> {
+    let invalid = |line: usize, what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "line {line}: {what}; expected `dependency dependent`, two decimal node indices"
+            ),
+        )
+    };
+    let mut edges = Vec::new();
+    let mut max = None::<u32>;
+    for (i, line) in text.lines().enumerate() {
+        let mut fields = line.split_ascii_whitespace();
+        let (Some(a), Some(b), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(invalid(i + 1, "not two fields"));
+        };
+        let dependency: u32 = a.parse().map_err(|_| invalid(i + 1, "bad index"))?;
+        let dependent: u32 = b.parse().map_err(|_| invalid(i + 1, "bad index"))?;
+        max = max.max(Some(dependency.max(dependent)));
+        if dependency != dependent {
+            edges.push((dependent, dependency));
+        }
+    }
+    let nodes = match max {
+        Some(m) => m
+            .checked_add(1)
+            .ok_or_else(|| invalid(text.lines().count(), "index too large"))?,
+        None => 0,
+    };
+    Ok((nodes, edges))
+}
+
 /// The id of node `i`: `c000042`, zero-padded so that id order is index order.
 pub fn component_id(i: u32) -> ComponentId {
     ComponentId::new(format!("c{i:06}"))
@@ -71,11 +112,27 @@ pub fn component_id(i: u32) -> ComponentId {
 /// A platform of `nodes` components wired by [`random_dag`], one environment (`prod`) in a
 /// one-phase lifecycle, and a release shipping every `ship_every`-th component (1 = all).
 pub fn planner_input(nodes: u32, edges: usize, seed: u64, ship_every: u32) -> (Platform, Release) {
-    let dag = random_dag(nodes, edges, seed);
-    let mut depends_on: Vec<Vec<ComponentId>> = vec![Vec::new(); nodes as usize];
-    for &(a, b) in &dag {
-        depends_on[a as usize].push(component_id(b));
+    planner_input_from_edges(nodes, &random_dag(nodes, edges, seed), ship_every)
+}
+
+/// [`planner_input`] over given `(dependent, dependency)` edges (for instance read back by
+/// [`read_edge_file`]); every index must be below `nodes`.
+pub fn planner_input_from_edges(
+    nodes: u32,
+    dag: &[(u32, u32)],
+    ship_every: u32,
+) -> (Platform, Release) {
+    // Dependencies as indices first, then each component's id strings allocated together,
+    // component by component, as a manifest parser allocates them (allocating them in the
+    // random edge order scattered every `depends_on` list across the heap).
+    let mut dependencies: Vec<Vec<u32>> = vec![Vec::new(); nodes as usize];
+    for &(a, b) in dag {
+        dependencies[a as usize].push(b);
     }
+    let depends_on: Vec<Vec<ComponentId>> = dependencies
+        .iter()
+        .map(|deps| deps.iter().map(|&b| component_id(b)).collect())
+        .collect();
     let criticalities = [
         Criticality::Low,
         Criticality::Medium,
@@ -100,6 +157,8 @@ pub fn planner_input(nodes: u32, edges: usize, seed: u64, ship_every: u32) -> (P
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -150,6 +209,8 @@ pub fn planner_input(nodes: u32, edges: usize, seed: u64, ship_every: u32) -> (P
                     ComponentVersion {
                         version: semver_version(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })
@@ -186,6 +247,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
             strategy: None,
             config: BTreeMap::new(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         })
         .collect();
     let platform = Platform {
@@ -240,6 +303,8 @@ pub fn engine_input(n: usize) -> (Platform, Release) {
                     ComponentVersion {
                         version: version.clone(),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })
@@ -256,6 +321,15 @@ mod tests {
 
     /// The same edges `benches/compare/planner_networkx.py` generates (its re-implementation
     /// printed these), so the two runs measure one graph.
+    #[test]
+    fn edge_list_round_trip_declares_isolated_nodes() {
+        let (nodes, edges) = parse_edge_list("0 2\n1 1\n0 3\n").expect("valid list");
+        assert_eq!(nodes, 4);
+        assert_eq!(edges, vec![(2, 0), (3, 0)]);
+        let err = parse_edge_list("0 x\n").expect_err("not a number");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
     #[test]
     fn generator_matches_the_python_reference() {
         let edges = random_dag(100_000, 300_000, PLANNER_SEED);

@@ -25,6 +25,7 @@
 
 mod artifacts;
 mod chat;
+mod closure;
 mod people;
 mod traffic;
 
@@ -44,7 +45,9 @@ use release_adapters::sqlite_ledger::{SqliteLedger, SqliteLedgerConfig};
 use release_adapters::webhook::{BodyFormat, EndpointConfig, WebhookConfig};
 use release_artifacts::{FsArtifactStore, VerificationPolicy};
 use release_core::engine::{Engine, EngineOptions};
-use release_core::ledger::{Event, Ledger, Outcome, Record, export_jsonl, read_all, verify_chain};
+use release_core::ledger::{
+    Event, Feedback, Ledger, Outcome, Record, Sentiment, export_jsonl, read_all, verify_chain,
+};
 use release_core::manifest::ManifestSet;
 use release_core::model::{Platform, Release};
 use release_core::plugin::{Clock, DeploymentTarget, Route, SystemClock};
@@ -150,6 +153,8 @@ struct Summary {
     announcements: Vec<String>,
     /// What runs in production according to the inventory (CMDB).
     inventory_production: Vec<DeploymentRow>,
+    /// Root-cause analyses opened by rollbacks.
+    rcas: Vec<String>,
     seconds: f64,
 }
 
@@ -476,6 +481,54 @@ async fn quickstart() -> Result<(), String> {
             audit_export: path,
         });
     }
+    // Early users' feedback on 2026.12.1, then the closure of every release.
+    if let Some(good) = releases.get(1) {
+        engine
+            .record_feedback(
+                good.id(),
+                "ana@shop.example",
+                Feedback::new(
+                    "early-access customers",
+                    Sentiment::Positive,
+                    "order notes show up at checkout; nothing else changed for us",
+                ),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // The release manager's key signs the evidence bundles.
+    let manager_key = SigningKey::from_bytes(&[7; 32]);
+    let junit = people::JUNIT.as_bytes().to_vec();
+    let mut journals = Vec::new();
+    let mut rca_lines = Vec::new();
+    for release in &releases {
+        let records = read_all(ledger.as_ref(), release.id())
+            .await
+            .map_err(|e| e.to_string())?;
+        let closed = closure::close(
+            &out,
+            &records,
+            &manager_key,
+            &[("tests/staging-tests.xml".to_owned(), junit.clone())],
+        )?;
+        say(format!(
+            "{}: summary, review, report.html and a signed evidence bundle of {} members (verified) in {}",
+            release.id(),
+            closed.bundle_members,
+            closed.dir.display()
+        ));
+        for (id, components, reason) in closed.rcas {
+            let line = format!("RCA {id} opened for {components}: {reason}");
+            say(line.clone());
+            rca_lines.push(line);
+        }
+        journals.push(records);
+    }
+    let pains = closure::pain_points(&out, &journals)?;
+    say(format!(
+        "pain points across the releases: {}",
+        pains.display()
+    ));
     let mut running: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for env in ["dev", "staging", "production"] {
         for component in ["orders-api", "web"] {
@@ -505,6 +558,7 @@ async fn quickstart() -> Result<(), String> {
             .collect(),
         announcements,
         inventory_production,
+        rcas: rca_lines,
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = out.join("summary.json");

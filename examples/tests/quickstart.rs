@@ -151,6 +151,44 @@ async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_productio
         .map(|r| r.actor.as_str())
         .collect();
     assert_eq!(approvals, ["tom@shop.example"]);
+    // Closure: per release a summary, a review, an HTML report and a signed evidence bundle
+    // that verifies against the release manager's key and pins the journal's head; an RCA
+    // was opened for the rollback.
+    let manager = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+    for id in &ids {
+        let rel = dir.join("releases").join(id.as_str());
+        for file in [
+            "summary.md",
+            "summary.json",
+            "review.md",
+            "review.json",
+            "report.html",
+        ] {
+            assert!(rel.join(file).is_file(), "{id}: {file}");
+        }
+        let bundle = std::fs::read(rel.join("evidence.tar")).unwrap();
+        let verified = release_artifacts::bundle::verify_bundle(&bundle, &[manager]).unwrap();
+        let records = read_all(&ledger, id).await.unwrap();
+        assert_eq!(
+            verified.records, records,
+            "{id}: the bundle holds the whole journal"
+        );
+        assert!(verified.members.contains_key("tests/staging-tests.xml"));
+        let html = std::fs::read_to_string(rel.join("report.html")).unwrap();
+        assert!(html.contains("<svg"), "{id}: the report has charts");
+    }
+    let rcas: Vec<&str> = summary["rcas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        rcas.len() == 1 && rcas[0].contains("orders-api"),
+        "{rcas:?}"
+    );
+    assert!(dir.join("pain-points.md").is_file());
+
     // Every artifact carries signed provenance.
     for name in [
         "orders-api-1.0.0",

@@ -32,3 +32,6 @@ pub mod prometheus;
 
 #[cfg(feature = "logs")]
 pub mod logs;
+
+#[cfg(feature = "migrations")]
+pub mod migrations;

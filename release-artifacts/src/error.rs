@@ -222,6 +222,44 @@ pub enum ArtifactError {
         #[source]
         source: release_core::Error,
     },
+    /// The HTML report of a release cannot be drawn.
+    #[error(
+        "cannot draw the report of release {release}: {problem}; pass the release's whole journal"
+    )]
+    Report {
+        /// The release.
+        release: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// An evidence bundle cannot be assembled from what was given.
+    #[error("cannot bundle {what}: {problem}; {fix}")]
+    BundleInput {
+        /// What was given (`the journal`, `member path "logs/../x"`).
+        what: String,
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// An evidence bundle that cannot be read at all.
+    #[error("evidence bundle is malformed: {problem}; re-export the bundle from its source")]
+    BundleMalformed {
+        /// What is wrong.
+        problem: String,
+    },
+    /// An evidence bundle that does not verify: every problem found.
+    #[cfg(feature = "bundle")]
+    #[error(
+        "evidence bundle of release {release} does not verify: {}; refuse it and fetch the original bundle",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    BundleInvalid {
+        /// The release the manifest names.
+        release: String,
+        /// Everything found wrong, signature first, then members, then the journal.
+        problems: Vec<crate::bundle::BundleProblem>,
+    },
     /// The store failed with a core error.
     #[error("store failed for {artifact}: {source}")]
     Store {

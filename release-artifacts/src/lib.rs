@@ -3,6 +3,8 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+#[cfg(feature = "bundle")]
+pub mod bundle;
 mod error;
 pub mod fs_store;
 pub mod policy;
@@ -10,6 +12,8 @@ pub mod promotion;
 pub mod provenance;
 pub mod rbac;
 pub mod reconcile;
+#[cfg(feature = "html-report")]
+pub mod report;
 pub mod retention;
 pub mod snapshot;
 

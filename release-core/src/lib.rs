@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod advise;
+pub mod closure;
 pub mod config;
 pub mod digest;
 pub mod engine;
@@ -11,6 +12,7 @@ pub mod id;
 pub mod ledger;
 pub mod manifest;
 pub mod memory;
+pub mod migration;
 pub mod model;
 pub mod plan;
 pub mod plugin;

@@ -79,6 +79,8 @@ fn component(case: &Case, i: usize) -> Component {
         strategy: None,
         config: BTreeMap::new(),
         stateful: false,
+        migrations: None,
+        api_version: None,
     }
 }
 
@@ -149,6 +151,8 @@ fn release(case: &Case) -> Release {
                     ComponentVersion {
                         version: semver::Version::new(1, i as u64, 0),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })

@@ -8,14 +8,15 @@ use serde_json::json;
 use super::BodyFormat;
 
 /// True for rollback news, which overtake other deliveries: a trigger firing, a rollback
-/// starting, programmed or completing, a step of a rollback program, and a release that
-/// ended rolled back or aborted.
+/// starting, programmed or completing, a step of a rollback program, data restored from the
+/// pre-deployment backup, and a release that ended rolled back or aborted.
 pub fn is_rollback_event(event: &Event) -> bool {
     match event {
         Event::TriggerFired { .. }
         | Event::RollbackStarted { .. }
         | Event::RollbackProgrammed { .. }
-        | Event::RollbackCompleted { .. } => true,
+        | Event::RollbackCompleted { .. }
+        | Event::DataRestored { .. } => true,
         Event::StepStarted { key, .. }
         | Event::StepSucceeded { key }
         | Event::StepFailed { key, .. } => key.program == Program::Rollback,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{WebhookError, WebhookNotifier};
 
 /// Every event type name an endpoint may filter on ([`Event::type_name`](release_core::ledger::Event::type_name)).
-pub const EVENT_TYPES: [&str; 23] = [
+pub const EVENT_TYPES: [&str; 32] = [
     "release_started",
     "stage_started",
     "gate_evaluated",
@@ -36,6 +36,15 @@ pub const EVENT_TYPES: [&str; 23] = [
     "rollback_completed",
     "stage_completed",
     "release_finished",
+    "issue_reported",
+    "issue_resolved",
+    "feedback_recorded",
+    "rca_opened",
+    "rca_closed",
+    "metrics_sampled",
+    "backup_taken",
+    "migration_applied",
+    "data_restored",
 ];
 
 /// How a delivery's body is written.

@@ -28,6 +28,18 @@
 //! - **Locks are leases** with fencing tokens: appends during a stage carry the environment
 //!   lock's fence, so an engine that lost its lease cannot write. An engine's `holder`
 //!   identity should be stable across restarts; another holder waits for the lease to expire.
+//! - **Post-deployment issues** are journal events ([`Engine::report_issue`]); the policy's
+//!   `critical_defect` trigger (default severity: critical) fires on an unresolved issue
+//!   reported for the environment since its current stage attempt started — during the
+//!   rollout or inside the watch window — naming the issue in `TriggerFired`.
+//! - **Every rollback opens a root-cause analysis** (`RcaOpened`, once per stage attempt,
+//!   also for an operator's abort: M8.6 asks for one after each rollback) naming the
+//!   components the attempt deployed; a person closes it with [`Engine::close_rca`], and
+//!   release-gates' `rca_closed` gate holds those components' next releases until then.
+//! - **Data** (M2.6, M8.5): before a stage that migrates a database the engine takes a
+//!   backup through the [`Backup`] registered for it and applies the component's migrations
+//!   through its [`Migrator`]; a full rollback of the stage restores the backup after the
+//!   components and checks the restored digest (see `data.rs`).
 //! - **Virtual time.** All waiting goes through the injected [`Clock`]; with
 //!   [`TokioClock`](crate::plugin::TokioClock) on a paused runtime, hours of pauses and watch
 //!   windows run in milliseconds and deterministically.
@@ -49,12 +61,17 @@ pub use watch::{Measurement, evaluate_measurements};
 
 use crate::config::SecretProvider;
 use crate::error::{Error, Result};
+use crate::id::ComponentId;
 use crate::id::{EnvironmentName, ReleaseId};
-use crate::ledger::{Decision, Event, EventDraft, Ledger, OperatorAction, Outcome, read_all};
+use crate::ledger::{
+    Decision, Event, EventDraft, Feedback, IssueReport, Ledger, MetricSamples, OperatorAction,
+    Outcome, Program, RcaClosure, RcaOpening, Record, read_all,
+};
+use crate::migration::MigrationSet;
 use crate::model::{Platform, Release};
 use crate::plugin::{
-    AllAtOnce, Clock, DeploymentTarget, Gate, MetricsSource, Notifier, Probe, Strategy,
-    SystemClock, TrafficRouter,
+    AllAtOnce, Backup, Clock, DeploymentTarget, Gate, MetricsSource, Migrator, Notifier, Probe,
+    Strategy, SystemClock, TrafficRouter,
 };
 
 /// Tunables of the engine.
@@ -177,6 +194,9 @@ pub(crate) struct Inner {
     pub secrets: Option<Arc<dyn SecretProvider>>,
     pub events: broadcast::Sender<crate::ledger::Record>,
     pub options: EngineOptions,
+    pub backups: BTreeMap<String, Arc<dyn Backup>>,
+    pub migrators: BTreeMap<String, Arc<dyn Migrator>>,
+    pub migration_sets: BTreeMap<ComponentId, MigrationSet>,
 }
 
 /// The release engine. Cheap to clone; every clone drives the same plugins.
@@ -212,6 +232,9 @@ pub struct EngineBuilder {
     notifiers: Vec<Arc<dyn Notifier>>,
     secrets: Option<Arc<dyn SecretProvider>>,
     options: EngineOptions,
+    backups: BTreeMap<String, Arc<dyn Backup>>,
+    migrators: BTreeMap<String, Arc<dyn Migrator>>,
+    migration_sets: BTreeMap<ComponentId, MigrationSet>,
 }
 
 impl Default for EngineBuilder {
@@ -230,6 +253,9 @@ impl Default for EngineBuilder {
             notifiers: Vec::new(),
             secrets: None,
             options: EngineOptions::default(),
+            backups: BTreeMap::new(),
+            migrators: BTreeMap::new(),
+            migration_sets: BTreeMap::new(),
         }
     }
 }
@@ -297,10 +323,36 @@ impl EngineBuilder {
         self
     }
 
+    /// The backup of a database (a shared resource), taken before a stage that migrates it
+    /// and restored on that stage's full rollback (M2.6, M8.5). Registered under the concrete
+    /// resource an environment binds, or under the declared one to serve every environment.
+    pub fn backup(mut self, resource: impl Into<String>, backup: Arc<dyn Backup>) -> Self {
+        self.backups.insert(resource.into(), backup);
+        self
+    }
+
+    /// The migrator of a database (a shared resource), looked up like [`Self::backup`].
+    pub fn migrator(mut self, resource: impl Into<String>, migrator: Arc<dyn Migrator>) -> Self {
+        self.migrators.insert(resource.into(), migrator);
+        self
+    }
+
+    /// The migration set a component's release applies (register the same set again before
+    /// resuming; a release that pins a digest gets exactly that set).
+    pub fn migrations(mut self, component: impl Into<ComponentId>, set: MigrationSet) -> Self {
+        self.migration_sets.insert(component.into(), set);
+        self
+    }
+
     /// Engine options.
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// The ledger set so far, for plugins that read other releases' journals (the RCA gate).
+    pub fn ledger_handle(&self) -> Option<&Arc<dyn Ledger>> {
+        self.ledger.as_ref()
     }
 
     /// Builds the engine.
@@ -329,6 +381,9 @@ impl EngineBuilder {
                 secrets: self.secrets,
                 events,
                 options: self.options,
+                backups: self.backups,
+                migrators: self.migrators,
+                migration_sets: self.migration_sets,
             }),
         })
     }
@@ -414,17 +469,7 @@ impl Engine {
         if state.finished.is_some() {
             return Err(invalid_action(action, release, "it has already ended"));
         }
-        let known = state
-            .platform
-            .as_ref()
-            .is_some_and(|p| p.environment(environment.as_str()).is_some());
-        if !known {
-            return Err(invalid_action(
-                action,
-                release,
-                &format!("the platform has no environment `{environment}`"),
-            ));
-        }
+        known_environment(&state, action, release, environment)?;
         self.append_operator(
             release,
             operator,
@@ -539,6 +584,187 @@ impl Engine {
             .await
     }
 
+    /// Records a post-deployment issue with its severity and owner (M6.6). A critical issue
+    /// (or one at the policy's `critical_defect` severity) reported for an environment inside
+    /// its watch window makes the running engine roll that stage back.
+    pub async fn report_issue(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        issue: IssueReport,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        let records = read_all(self.inner.ledger.as_ref(), release).await?;
+        let what = "report issue";
+        if issue.id.trim().is_empty() || issue.title.trim().is_empty() {
+            return Err(invalid_action(
+                what,
+                release,
+                "an issue needs a non-empty id and title",
+            ));
+        }
+        known_environment(&state, what, release, &issue.environment)?;
+        if let Some(component) = &issue.component
+            && !state
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.components.iter().any(|c| &c.id == component))
+        {
+            return Err(invalid_action(
+                what,
+                release,
+                &format!("the platform has no component `{component}`"),
+            ));
+        }
+        if reported_issue(&records, &issue.id).is_some() {
+            return Err(invalid_action(
+                what,
+                release,
+                &format!(
+                    "issue {} was already reported; resolve it or use a new id",
+                    issue.id
+                ),
+            ));
+        }
+        self.append_operator(release, operator, Event::IssueReported(issue))
+            .await
+    }
+
+    /// Marks a reported issue resolved.
+    pub async fn resolve_issue(
+        &self,
+        release: &ReleaseId,
+        issue: &str,
+        operator: &str,
+        resolution: impl Into<String>,
+    ) -> Result<()> {
+        let records = read_all(self.inner.ledger.as_ref(), release).await?;
+        if records.is_empty() {
+            return Err(not_started(release));
+        }
+        match reported_issue(&records, issue) {
+            None => {
+                return Err(invalid_action(
+                    "resolve issue",
+                    release,
+                    &format!("no issue {issue} was reported for it; check the id"),
+                ));
+            }
+            Some(true) => {
+                return Err(invalid_action(
+                    "resolve issue",
+                    release,
+                    &format!("issue {issue} is already resolved"),
+                ));
+            }
+            Some(false) => {}
+        }
+        self.append_operator(
+            release,
+            operator,
+            Event::IssueResolved {
+                issue: issue.to_owned(),
+                resolution: resolution.into(),
+            },
+        )
+        .await
+    }
+
+    /// Records feedback from early users or internal teams with the release (M6.5).
+    pub async fn record_feedback(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        feedback: Feedback,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        if feedback.text.trim().is_empty() || feedback.from.trim().is_empty() {
+            return Err(invalid_action(
+                "record feedback",
+                release,
+                "feedback needs who gave it and what they said",
+            ));
+        }
+        if let Some(environment) = &feedback.environment {
+            known_environment(&state, "record feedback", release, environment)?;
+        }
+        self.append_operator(release, operator, Event::FeedbackRecorded(feedback))
+            .await
+    }
+
+    /// Closes the root-cause analysis the engine opened after a rollback (M8.6); until then
+    /// the `rca_closed` gate holds the rolled-back components' next releases.
+    pub async fn close_rca(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        closure: RcaClosure,
+    ) -> Result<()> {
+        let records = read_all(self.inner.ledger.as_ref(), release).await?;
+        if records.is_empty() {
+            return Err(not_started(release));
+        }
+        let what = "close RCA";
+        let opened = records
+            .iter()
+            .any(|r| matches!(&r.event, Event::RcaOpened(o) if o.id == closure.id));
+        if !opened {
+            return Err(invalid_action(
+                what,
+                release,
+                &format!(
+                    "it has no RCA {}; its RCAs are opened when a stage rolls back",
+                    closure.id
+                ),
+            ));
+        }
+        if records
+            .iter()
+            .any(|r| matches!(&r.event, Event::RcaClosed(c) if c.id == closure.id))
+        {
+            return Err(invalid_action(
+                what,
+                release,
+                &format!("RCA {} is already closed", closure.id),
+            ));
+        }
+        if closure.summary.trim().is_empty() || closure.cause.trim().is_empty() {
+            return Err(invalid_action(
+                what,
+                release,
+                &format!(
+                    "RCA {} needs a summary and a root cause to be closed",
+                    closure.id
+                ),
+            ));
+        }
+        self.append_operator(release, operator, Event::RcaClosed(closure))
+            .await
+    }
+
+    /// Keeps metric samples (canary and baseline) with the release, for reports.
+    pub async fn record_metrics(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        samples: MetricSamples,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        known_environment(&state, "record metrics", release, &samples.environment)?;
+        if let Some(bad) = samples.samples.iter().find(|s| !s.value.is_finite()) {
+            return Err(invalid_action(
+                "record metrics",
+                release,
+                &format!(
+                    "sample of {} for slot {} at {} is not a finite number",
+                    samples.metric, bad.slot, bad.at
+                ),
+            ));
+        }
+        self.append_operator(release, operator, Event::MetricsSampled(samples))
+            .await
+    }
+
     async fn append_operator(
         &self,
         release: &ReleaseId,
@@ -564,6 +790,79 @@ impl Engine {
         let _ = self.inner.events.send(record);
         Ok(())
     }
+}
+
+fn known_environment(
+    state: &ReleaseState,
+    action: &str,
+    release: &ReleaseId,
+    environment: &EnvironmentName,
+) -> Result<()> {
+    let known = state
+        .platform
+        .as_ref()
+        .is_some_and(|p| p.environment(environment.as_str()).is_some());
+    if known {
+        Ok(())
+    } else {
+        Err(invalid_action(
+            action,
+            release,
+            &format!("the platform has no environment `{environment}`"),
+        ))
+    }
+}
+
+/// Whether issue `id` was reported (`Some`) and is resolved (`Some(true)`).
+fn reported_issue(records: &[Record], id: &str) -> Option<bool> {
+    let reported = records
+        .iter()
+        .any(|r| matches!(&r.event, Event::IssueReported(i) if i.id == id));
+    reported.then(|| {
+        records
+            .iter()
+            .any(|r| matches!(&r.event, Event::IssueResolved { issue, .. } if issue == id))
+    })
+}
+
+/// The RCA to open after a stage attempt rolled back, unless the journal has it already:
+/// it names every component the attempt deployed (and so rolled back), sorted.
+pub(crate) fn rca_opening(
+    records: &[Record],
+    release: &ReleaseId,
+    environment: &EnvironmentName,
+    attempt: u32,
+    reason: &str,
+) -> Option<RcaOpening> {
+    let id = RcaOpening::id_for(release, environment, attempt);
+    if records
+        .iter()
+        .any(|r| matches!(&r.event, Event::RcaOpened(o) if o.id == id))
+    {
+        return None;
+    }
+    let mut components: Vec<_> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepStarted { key, .. }
+                if &key.environment == environment
+                    && key.attempt == attempt
+                    && key.program == Program::Deploy =>
+            {
+                Some(key.component.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    components.sort();
+    components.dedup();
+    Some(RcaOpening {
+        id,
+        environment: environment.clone(),
+        attempt,
+        components,
+        reason: reason.to_owned(),
+    })
 }
 
 fn not_started(release: &ReleaseId) -> Error {

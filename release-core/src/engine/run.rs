@@ -27,6 +27,11 @@ use crate::plugin::{
     ProbeRequest, Reason, RolloutSpec, RolloutStep, Route, SlotSpec, gate_name,
 };
 
+// Backups, migrations and restores of stages that change data: a child module, so it
+// extends `Run` without widening its fields.
+#[path = "data.rs"]
+mod data;
+
 /// Who the engine appends as for what it decides itself.
 const ENGINE: &str = "engine";
 
@@ -46,7 +51,7 @@ pub(crate) async fn start(
     }
     let plan = plan_release(platform, release, &PlanOptions::default())
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    check_registered(&inner, platform, &plan)?;
+    check_registered(&inner, platform, release, &plan)?;
     let event = Event::ReleaseStarted {
         platform: Box::new(platform.clone()),
         release: Box::new(release.clone()),
@@ -117,8 +122,14 @@ fn plan_digest(plan: &Plan) -> Result<Sha256Digest> {
 }
 
 /// Every strategy, gate and target the plan needs must be registered; reports them all.
-fn check_registered(inner: &Inner, platform: &Platform, plan: &Plan) -> Result<()> {
+fn check_registered(
+    inner: &Inner,
+    platform: &Platform,
+    release: &Release,
+    plan: &Plan,
+) -> Result<()> {
     let mut missing = Vec::new();
+    data::check_registered(inner, platform, release, plan, &mut missing);
     for stage in &plan.stages {
         for step in stage.steps() {
             let name = step.strategy.as_str();
@@ -425,6 +436,9 @@ impl Run {
                 .map(Some);
         }
 
+        if let Some(reason) = self.migrate_stage(index, attempt).await? {
+            return self.on_failure(index, attempt, reason).await.map(Some);
+        }
         for wave in &stage.waves {
             let flow = self.run_wave(index, &wave.steps, attempt).await?;
             match flow {
@@ -1684,10 +1698,16 @@ impl Run {
                     }
                 }
             }
+            self.restore_stage(index, attempt).await?;
             self.append(Event::RollbackCompleted {
                 environment: env.clone(),
             })
             .await?;
+            // M8.6: every rollback opens a root-cause analysis (once, also on resume).
+            let records = self.records().await;
+            if let Some(rca) = super::rca_opening(&records, self.id(), env, attempt, &reason) {
+                self.append(Event::RcaOpened(rca)).await?;
+            }
             let outcome = if aborted {
                 Outcome::Aborted {
                     environment: Some(env.clone()),

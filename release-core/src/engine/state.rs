@@ -287,7 +287,16 @@ impl ReleaseState {
             | Event::LockReleased { .. }
             | Event::ProbeChecked { .. }
             | Event::AnalysisCompleted { .. }
-            | Event::EvidenceRecorded { .. } => {}
+            | Event::EvidenceRecorded { .. }
+            | Event::IssueReported(_)
+            | Event::IssueResolved { .. }
+            | Event::FeedbackRecorded(_)
+            | Event::RcaOpened(_)
+            | Event::RcaClosed(_)
+            | Event::MetricsSampled(_)
+            | Event::BackupTaken { .. }
+            | Event::MigrationApplied { .. }
+            | Event::DataRestored { .. } => {}
         }
     }
 

@@ -144,8 +144,9 @@ pub(crate) async fn check_triggers(
     for trigger in triggers {
         let text = describe(trigger);
         if let RollbackTrigger::CriticalDefect { min_severity } = trigger {
-            if let Some(observed) = critical_issue(events, environment, *min_severity) {
-                return Some((None, text, observed));
+            if let Some((component, observed)) = critical_issue(events, environment, *min_severity)
+            {
+                return Some((component, text, observed));
             }
             continue;
         }
@@ -252,31 +253,66 @@ async fn probe_fails(
     }
 }
 
-/// A post-deployment issue of at least `min` severity recorded for this environment (M6.6):
-/// evidence of kind `issue` with `{"severity": "critical", "title": …}`.
-fn critical_issue(
+/// An open post-deployment issue of at least `min` severity reported for this environment
+/// since its current stage attempt started (M6.6): (component, what a person reads).
+///
+/// Issues come as [`Event::IssueReported`]; an issue resolved before the check does not fire.
+/// Evidence of kind `issue` with `{"severity": …, "title": …}` is still read, for journals
+/// written before issues had their own event.
+pub(crate) fn critical_issue(
     events: &[Record],
     environment: &EnvironmentName,
     min: Severity,
-) -> Option<String> {
-    events.iter().find_map(|r| match &r.event {
-        Event::EvidenceRecorded {
-            kind,
-            environment: env,
-            payload,
-        } if kind == "issue" && env.as_ref().is_none_or(|e| e == environment) => {
-            let severity: Severity =
-                serde_json::from_value(payload.get("severity")?.clone()).ok()?;
-            (severity >= min).then(|| {
-                let title = payload
-                    .get("title")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or("issue");
-                format!("{severity:?} issue recorded: {title}").to_lowercase()
-            })
-        }
-        _ => None,
-    })
+) -> Option<(Option<ComponentId>, String)> {
+    // Only what was reported after this stage attempt began can be blamed on it.
+    let since = events
+        .iter()
+        .rev()
+        .find(
+            |r| matches!(&r.event, Event::StageStarted { environment: e, .. } if e == environment),
+        )
+        .map_or(0, |r| r.seq);
+    let resolved: Vec<&str> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::IssueResolved { issue, .. } => Some(issue.as_str()),
+            _ => None,
+        })
+        .collect();
+    events
+        .iter()
+        .filter(|r| r.seq > since)
+        .find_map(|r| match &r.event {
+            Event::IssueReported(issue)
+                if &issue.environment == environment
+                    && issue.severity >= min
+                    && !resolved.contains(&issue.id.as_str()) =>
+            {
+                Some((
+                    issue.component.clone(),
+                    format!(
+                        "{} issue {} reported by {}: {} (owner {})",
+                        issue.severity, issue.id, r.actor, issue.title, issue.owner
+                    ),
+                ))
+            }
+            Event::EvidenceRecorded {
+                kind,
+                environment: env,
+                payload,
+            } if kind == "issue" && env.as_ref().is_none_or(|e| e == environment) => {
+                let severity: Severity =
+                    serde_json::from_value(payload.get("severity")?.clone()).ok()?;
+                (severity >= min).then(|| {
+                    let title = payload
+                        .get("title")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("issue");
+                    (None, format!("{severity} issue recorded: {title}"))
+                })
+            }
+            _ => None,
+        })
 }
 
 /// A trigger as a person reads it.
@@ -288,7 +324,7 @@ pub(crate) fn describe(trigger: &RollbackTrigger) -> String {
         RollbackTrigger::SlaBreach { slo, below } => format!("SLO {slo} below {below}"),
         RollbackTrigger::DataIntegrity { check } => format!("data-integrity check {check} fails"),
         RollbackTrigger::CriticalDefect { min_severity } => {
-            format!("post-deployment issue of severity {min_severity:?} or worse").to_lowercase()
+            format!("post-deployment issue of severity {min_severity} or worse")
         }
         RollbackTrigger::ProbeFailure { probe, consecutive } => {
             format!("probe {probe} fails {consecutive} times in a row")

@@ -7,9 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
-use crate::id::{AnalysisName, ChangeId, ComponentId, EnvironmentName, PhaseName, ReleaseId};
-use crate::model::{Platform, Release};
-use crate::plugin::{GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight};
+use crate::id::{
+    AnalysisName, ChangeId, ComponentId, EnvironmentName, PersonId, PhaseName, ReleaseId,
+};
+use crate::model::{Platform, Release, Severity};
+use crate::plugin::{
+    BackupRecord, GatePosition, GateVerdict, ProbeOutcome, RolloutStep, SlotStatus, SlotWeight,
+};
 
 /// Which program a step belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -367,6 +371,302 @@ pub enum Event {
         /// How.
         outcome: Outcome,
     },
+    /// A post-deployment issue was reported (M6.6). A critical one inside the watch window
+    /// fires the policy's `critical_defect` trigger.
+    IssueReported(IssueReport),
+    /// A post-deployment issue was resolved.
+    IssueResolved {
+        /// The issue's id.
+        issue: String,
+        /// What resolved it.
+        resolution: String,
+    },
+    /// Feedback from early users or internal teams (M6.5).
+    FeedbackRecorded(Feedback),
+    /// A root-cause analysis was opened after a rollback (M8.6); the engine journals it when
+    /// a stage's rollback completes.
+    RcaOpened(RcaOpening),
+    /// A root-cause analysis was closed by a person (M8.6).
+    RcaClosed(RcaClosure),
+    /// Metric samples kept with the release (canary against baseline, for reports).
+    MetricsSampled(MetricSamples),
+    /// A backup of a database was taken before a stage that migrates it (M2.6, M8.5).
+    BackupTaken {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component whose migrations change the database.
+        component: ComponentId,
+        /// The backup: its id, what it covers and its digest; a resumed rollback restores
+        /// from this record.
+        record: BackupRecord,
+    },
+    /// A database was brought up to a component's migration set before the stage's rollouts.
+    MigrationApplied {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The digest of the migration set.
+        set_digest: Sha256Digest,
+        /// The versions applied now (empty when the database already had them).
+        applied: Vec<u64>,
+        /// The highest applied version afterwards.
+        current: u64,
+    },
+    /// Data was restored from the pre-deployment backup in a full rollback (M8.5).
+    DataRestored {
+        /// The environment.
+        environment: EnvironmentName,
+        /// The stage attempt.
+        attempt: u32,
+        /// The component.
+        component: ComponentId,
+        /// The concrete database.
+        resource: String,
+        /// The backup restored.
+        backup: String,
+        /// The digest the backup recorded.
+        expected: Sha256Digest,
+        /// The digest read back from the restored database (`None` when the plugin cannot
+        /// compute it and verified the backup itself instead).
+        restored: Option<Sha256Digest>,
+        /// True when the restored data matches the recorded digest.
+        verified: bool,
+    },
+}
+
+/// A post-deployment issue as reported (M6.6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IssueReport {
+    /// The issue's id (`INC-42`), unique within the release.
+    pub id: String,
+    /// How bad it is (`critical`, `major` = high, `minor` = low).
+    pub severity: Severity,
+    /// Who owns the fix.
+    pub owner: PersonId,
+    /// Where it was seen.
+    pub environment: EnvironmentName,
+    /// The component it is attributed to, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentId>,
+    /// One line for people.
+    pub title: String,
+    /// A workaround or mitigation in place, for the release summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<String>,
+}
+
+impl IssueReport {
+    /// An issue with its id, severity, owner, environment and title.
+    pub fn new(
+        id: impl Into<String>,
+        severity: Severity,
+        owner: impl Into<PersonId>,
+        environment: impl Into<EnvironmentName>,
+        title: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            severity,
+            owner: owner.into(),
+            environment: environment.into(),
+            component: None,
+            title: title.into(),
+            mitigation: None,
+        }
+    }
+
+    /// Attributes the issue to a component.
+    pub fn with_component(mut self, component: impl Into<ComponentId>) -> Self {
+        self.component = Some(component.into());
+        self
+    }
+
+    /// Records the workaround in place.
+    pub fn with_mitigation(mut self, mitigation: impl Into<String>) -> Self {
+        self.mitigation = Some(mitigation.into());
+        self
+    }
+}
+
+/// How a person felt about the release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sentiment {
+    /// It works better.
+    Positive,
+    /// A remark.
+    Neutral,
+    /// It works worse.
+    Negative,
+}
+
+impl fmt::Display for Sentiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Positive => "positive",
+            Self::Neutral => "neutral",
+            Self::Negative => "negative",
+        })
+    }
+}
+
+/// Feedback from an early user or an internal team (M6.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Feedback {
+    /// Who gave it (a person or a team).
+    pub from: String,
+    /// Positive, neutral or negative.
+    pub sentiment: Sentiment,
+    /// What they said.
+    pub text: String,
+    /// The environment they used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentName>,
+    /// The component it is about, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentId>,
+}
+
+impl Feedback {
+    /// Feedback from `from`.
+    pub fn new(from: impl Into<String>, sentiment: Sentiment, text: impl Into<String>) -> Self {
+        Self {
+            from: from.into(),
+            sentiment,
+            text: text.into(),
+            environment: None,
+            component: None,
+        }
+    }
+
+    /// The environment they used.
+    pub fn in_environment(mut self, environment: impl Into<EnvironmentName>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// The component it is about.
+    pub fn about(mut self, component: impl Into<ComponentId>) -> Self {
+        self.component = Some(component.into());
+        self
+    }
+}
+
+/// A root-cause analysis opened after a rollback (M8.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RcaOpening {
+    /// The RCA's id: `RCA-<release>-<environment>-<attempt>`.
+    pub id: String,
+    /// The environment that rolled back.
+    pub environment: EnvironmentName,
+    /// The stage attempt.
+    pub attempt: u32,
+    /// The components rolled back: none of them ships again until the RCA is closed.
+    pub components: Vec<ComponentId>,
+    /// Why the stage rolled back.
+    pub reason: String,
+}
+
+impl RcaOpening {
+    /// The id of the RCA of a stage attempt's rollback.
+    pub fn id_for(release: &ReleaseId, environment: &EnvironmentName, attempt: u32) -> String {
+        format!("RCA-{release}-{environment}-{attempt}")
+    }
+}
+
+/// The close of a root-cause analysis, by a person (M8.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RcaClosure {
+    /// The RCA's id.
+    pub id: String,
+    /// What happened, for people.
+    pub summary: String,
+    /// The root cause.
+    pub cause: String,
+    /// Actions taken or planned so it does not happen again.
+    pub actions: Vec<String>,
+}
+
+impl RcaClosure {
+    /// Closes RCA `id` with a summary, a cause and actions.
+    pub fn new(
+        id: impl Into<String>,
+        summary: impl Into<String>,
+        cause: impl Into<String>,
+        actions: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            summary: summary.into(),
+            cause: cause.into(),
+            actions: actions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One sample of a metric of one slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MetricSample {
+    /// The slot (`canary`, `stable`, `baseline`).
+    pub slot: String,
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+    /// The value.
+    pub value: f64,
+}
+
+impl MetricSample {
+    /// A sample of `slot` at `at`.
+    pub fn new(slot: impl Into<String>, at: DateTime<Utc>, value: f64) -> Self {
+        Self {
+            slot: slot.into(),
+            at,
+            value,
+        }
+    }
+}
+
+/// Samples of one metric of one component, kept with the release for reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MetricSamples {
+    /// The environment.
+    pub environment: EnvironmentName,
+    /// The component.
+    pub component: ComponentId,
+    /// The metric (`error_ratio`, `latency_p99`).
+    pub metric: String,
+    /// The samples, of every slot.
+    pub samples: Vec<MetricSample>,
+}
+
+impl MetricSamples {
+    /// Samples of `metric` of `component` in `environment`.
+    pub fn new(
+        environment: impl Into<EnvironmentName>,
+        component: impl Into<ComponentId>,
+        metric: impl Into<String>,
+        samples: Vec<MetricSample>,
+    ) -> Self {
+        Self {
+            environment: environment.into(),
+            component: component.into(),
+            metric: metric.into(),
+            samples,
+        }
+    }
 }
 
 impl Event {
@@ -396,6 +696,15 @@ impl Event {
             Self::RollbackCompleted { .. } => "rollback_completed",
             Self::StageCompleted { .. } => "stage_completed",
             Self::ReleaseFinished { .. } => "release_finished",
+            Self::IssueReported(_) => "issue_reported",
+            Self::IssueResolved { .. } => "issue_resolved",
+            Self::FeedbackRecorded(_) => "feedback_recorded",
+            Self::RcaOpened(_) => "rca_opened",
+            Self::RcaClosed(_) => "rca_closed",
+            Self::MetricsSampled(_) => "metrics_sampled",
+            Self::BackupTaken { .. } => "backup_taken",
+            Self::MigrationApplied { .. } => "migration_applied",
+            Self::DataRestored { .. } => "data_restored",
         }
     }
 }

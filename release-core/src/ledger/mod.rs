@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 
 pub use chain::{GENESIS, export_jsonl, hash_record, import_jsonl, seal, verify_chain};
 pub use event::{
-    AnalysisOutcome, Decision, Event, EventDraft, OperatorAction, Outcome, Program, Record,
-    RollbackEntry, StepKey,
+    AnalysisOutcome, Decision, Event, EventDraft, Feedback, IssueReport, MetricSample,
+    MetricSamples, OperatorAction, Outcome, Program, RcaClosure, RcaOpening, Record, RollbackEntry,
+    Sentiment, StepKey,
 };
 pub use memory::InMemoryLedger;
 

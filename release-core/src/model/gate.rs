@@ -51,6 +51,13 @@ pub enum GateSpec {
         /// How old the verified backup may be.
         max_age: HumanDuration,
     },
+    /// A passing rehearsal on a clone (M4.5) for exactly the migration set each shipped
+    /// component with migrations pins (`migrations.digest` in the release).
+    MigrationRehearsal {
+        /// How old the rehearsal may be; any age when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age: Option<HumanDuration>,
+    },
     /// The support team acknowledged the runbook (M6.4).
     RunbookAck {
         /// The team that must acknowledge.
@@ -61,6 +68,9 @@ pub enum GateSpec {
         /// The analysis template's name.
         name: AnalysisName,
     },
+    /// Every root-cause analysis opened after a rollback of one of the release's components
+    /// is closed (M8.6): a component that rolled back does not ship again before its RCA.
+    RcaClosed {},
     /// A gate registered by the host.
     Custom {
         /// Name the gate is registered under.

@@ -5,6 +5,7 @@
 //! policy). Both serialize both ways with serde and reject unknown fields.
 
 mod analysis;
+mod data;
 mod duration;
 mod gate;
 mod params;
@@ -13,6 +14,7 @@ mod release;
 mod strategy;
 
 pub use analysis::{AnalysisTemplate, Comparison, Condition, MetricRef, NoDataPolicy};
+pub use data::{ComponentMigrations, DataCheck, ReleaseMigrations, SqlDialect};
 pub use duration::{CountOrPercent, DurationParseError, HumanDuration, Percentage};
 pub use gate::{ApprovalRule, GateSpec};
 pub use params::{ParamValue, REDACTED, SecretRef, SecretValue};

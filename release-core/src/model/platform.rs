@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{AnalysisTemplate, ApiVersion, GateSpec, HumanDuration, ParamValue, StrategySpec};
+use super::{
+    AnalysisTemplate, ApiVersion, ComponentMigrations, GateSpec, HumanDuration, ParamValue,
+    StrategySpec,
+};
 use crate::id::{
     AnalysisName, ComponentId, EnvironmentName, PersonId, PhaseName, SharedResourceId, TeamName,
 };
@@ -149,6 +152,14 @@ pub struct Component {
     /// True when the component keeps state (databases): rollbacks need data restores.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stateful: bool,
+    /// The database migrations the component's releases carry (M4.5, M8.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<ComponentMigrations>,
+    /// The version of the API the running component serves (semver); a release declaring a
+    /// new major version is a breaking change (M8.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub api_version: Option<semver::Version>,
 }
 
 /// The kind of a shared resource.

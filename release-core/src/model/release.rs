@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiVersion, HumanDuration};
+use super::{ApiVersion, HumanDuration, ReleaseMigrations};
 use crate::id::{AnalysisName, ChangeId, ChangeRequestId, ComponentId, PersonId, ReleaseId};
 
 /// Marker for the `kind: Release` document header.
@@ -143,6 +143,14 @@ pub struct ComponentVersion {
     /// Artifact reference (usually `sha256:<digest>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<String>,
+    /// The version of the API this build serves; a major bump over the platform's
+    /// `api_version` is a breaking change that cannot be rolled out in phases (M8.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub api_version: Option<semver::Version>,
+    /// The migrations this release ships for the component (M8.2) and their pinned digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<ReleaseMigrations>,
 }
 
 /// A change request as approved by change management (M1.1, M1.2).
@@ -424,13 +432,33 @@ fn default_consecutive() -> u32 {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Cosmetic.
+    /// Cosmetic (`minor` is read as low).
+    #[serde(alias = "minor")]
     Low,
     /// Degraded, with a workaround.
     Medium,
-    /// Degraded, without a workaround.
+    /// Degraded, without a workaround (`major` is read as high).
+    #[serde(alias = "major")]
     High,
     /// Outage or data loss.
     #[default]
     Critical,
+}
+
+impl Severity {
+    /// The severity as written in manifests (`critical`, `high`, `medium`, `low`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

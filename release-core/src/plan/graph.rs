@@ -89,6 +89,29 @@ impl Csr {
         Self { offsets, targets }
     }
 
+    /// The reverse adjacency by a counting sort; each reversed row lists its sources in
+    /// ascending order, as [`Csr::build`] does for edges listed by ascending dependent.
+    /// Callers have checked every target against `n`.
+    fn transposed(&self, n: usize) -> Self {
+        let mut offsets = vec![0u32; n + 1];
+        for &u in &self.targets {
+            offsets[u as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets[..n].to_vec();
+        let mut targets = vec![0u32; self.targets.len()];
+        for v in 0..n {
+            for &u in self.row(v as u32) {
+                let slot = &mut fill[u as usize];
+                targets[*slot as usize] = v as u32;
+                *slot += 1;
+            }
+        }
+        Self { offsets, targets }
+    }
+
     fn row(&self, v: u32) -> &[u32] {
         let v = v as usize;
         match (self.offsets.get(v), self.offsets.get(v + 1)) {
@@ -130,6 +153,50 @@ impl DependencyGraph {
             node_count,
             dependencies: Csr::build(node_count, edges, false),
             dependents: Csr::build(node_count, edges, true),
+        })
+    }
+
+    /// Builds the graph from its dependency rows in CSR form: `offsets[v]..offsets[v + 1]` is
+    /// node `v`'s range in `targets` (its dependencies, in the order given). The planner
+    /// resolves `depends_on` straight into this form, which saves the edge list and one of the
+    /// two counting passes of [`Self::from_edges`]; the graph is the same as `from_edges` on
+    /// the edges `(v, targets[i])` listed row by row.
+    pub(crate) fn from_dependency_rows(
+        offsets: Vec<u32>,
+        targets: Vec<u32>,
+    ) -> Result<Self, GraphError> {
+        let node_count = offsets.len().saturating_sub(1);
+        let limit = u32::MAX as usize - 1;
+        if node_count > limit || targets.len() > limit {
+            return Err(GraphError::TooLarge {
+                node_count,
+                edge_count: targets.len(),
+            });
+        }
+        let well_formed = offsets.first().is_none_or(|&o| o == 0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().is_none_or(|&o| o as usize == targets.len());
+        if !well_formed {
+            return Err(GraphError::LengthMismatch {
+                len: targets.len(),
+                node_count,
+            });
+        }
+        if let Some(at) = targets.iter().position(|&u| u as usize >= node_count) {
+            // The row holding position `at`: the last offset at or before it.
+            let dependent = offsets.partition_point(|&o| o as usize <= at) - 1;
+            return Err(GraphError::NodeOutOfRange {
+                dependent: dependent as u32,
+                dependency: targets[at],
+                node_count,
+            });
+        }
+        let dependencies = Csr { offsets, targets };
+        let dependents = dependencies.transposed(node_count);
+        Ok(Self {
+            node_count,
+            dependencies,
+            dependents,
         })
     }
 
@@ -210,6 +277,101 @@ impl DependencyGraph {
                 path: self.cycle_among(&done),
             })
         }
+    }
+
+    /// The planner's single pass: Kahn's algorithm computing, for every node, its level (as
+    /// [`Self::order_and_levels`] with `shipped`) and the heaviest chain of shipped nodes (as
+    /// [`Self::critical_path_in_order`]). The chain is pushed along the dependents as each
+    /// node is finalised, in the same loop that updates the levels, so each edge touches one
+    /// 24-byte node record instead of four arrays in two passes; `better` is a strict order
+    /// on (weight, top), so the push order cannot change the answer.
+    pub(crate) fn levels_and_critical_path(
+        &self,
+        shipped: &[bool],
+        weights: &[u64],
+    ) -> Result<(Vec<u32>, Vec<u32>, u64), GraphError> {
+        const NONE: u32 = u32::MAX;
+        #[derive(Clone, Copy)]
+        struct Node {
+            /// Dependencies not finalised yet.
+            pending: u32,
+            level: u32,
+            /// Before the node is finalised: the best chain among its dependencies; after:
+            /// the best chain at or below it. `top` is the chain's last shipped node.
+            top: u32,
+            /// The node's predecessor on its chain (shipped nodes only).
+            previous: u32,
+            weight: u64,
+        }
+        self.check_len(shipped.len())?;
+        self.check_len(weights.len())?;
+        let n = self.node_count;
+        let better = |w: u64, t: u32, bw: u64, bt: u32| {
+            bt == NONE || (t != NONE && (w > bw || (w == bw && t < bt)))
+        };
+        let mut nodes: Vec<Node> = self
+            .dependencies
+            .offsets
+            .windows(2)
+            .map(|w| Node {
+                pending: w[1] - w[0],
+                level: 0,
+                top: NONE,
+                previous: NONE,
+                weight: 0,
+            })
+            .collect();
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        order.extend((0..n as u32).filter(|&v| nodes[v as usize].pending == 0));
+        let mut head = 0;
+        while let Some(&u) = order.get(head) {
+            head += 1;
+            let ui = u as usize;
+            let node = &mut nodes[ui];
+            let is_shipped = shipped[ui];
+            if is_shipped {
+                node.previous = node.top;
+                node.weight = node.weight.saturating_add(weights[ui]);
+                node.top = u;
+            }
+            let (above, weight, top) = (node.level + u32::from(is_shipped), node.weight, node.top);
+            for &w in self.dependents.row(u) {
+                let next = &mut nodes[w as usize];
+                next.level = next.level.max(above);
+                if top != NONE && better(weight, top, next.weight, next.top) {
+                    next.weight = weight;
+                    next.top = top;
+                }
+                next.pending -= 1;
+                if next.pending == 0 {
+                    order.push(w);
+                }
+            }
+        }
+        if order.len() != n {
+            let mut done = vec![false; n];
+            for &v in &order {
+                done[v as usize] = true;
+            }
+            return Err(GraphError::Cycle {
+                path: self.cycle_among(&done),
+            });
+        }
+        drop(order);
+        let (mut weight, mut end) = (0u64, NONE);
+        for (v, node) in nodes.iter().enumerate() {
+            if shipped[v] && better(node.weight, v as u32, weight, end) {
+                (weight, end) = (node.weight, v as u32);
+            }
+        }
+        let mut path = Vec::new();
+        while end != NONE {
+            path.push(end);
+            end = nodes[end as usize].previous;
+        }
+        path.reverse();
+        let level = nodes.iter().map(|node| node.level).collect();
+        Ok((level, path, weight))
     }
 
     /// Waves when every node is deployed: wave `k` holds the nodes whose longest dependency
@@ -669,6 +831,90 @@ mod tests {
             .expect("acyclic");
         assert_eq!(path, vec![2, 0]);
         assert_eq!(weight, 6);
+    }
+
+    /// A seeded pseudo-random DAG (edges from higher to lower index, duplicates allowed),
+    /// listed by ascending dependent as the planner resolves them.
+    fn random_rows(n: u32, per_node: u32, seed: u64) -> Vec<(u32, u32)> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut edges = Vec::new();
+        for v in 1..n {
+            for _ in 0..(next() % u64::from(per_node + 1)) {
+                edges.push((v, (next() % u64::from(v)) as u32));
+            }
+        }
+        edges
+    }
+
+    fn rows_of(n: usize, edges: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
+        let mut offsets = vec![0u32];
+        let mut targets = Vec::new();
+        for v in 0..n as u32 {
+            targets.extend(edges.iter().filter(|e| e.0 == v).map(|e| e.1));
+            offsets.push(targets.len() as u32);
+        }
+        (offsets, targets)
+    }
+
+    #[test]
+    fn dependency_rows_build_the_same_graph_as_edges() {
+        for seed in 0..20 {
+            let edges = random_rows(200, 4, seed);
+            let (offsets, targets) = rows_of(200, &edges);
+            let from_rows =
+                DependencyGraph::from_dependency_rows(offsets, targets).expect("valid rows");
+            assert_eq!(from_rows, graph(200, &edges), "seed {seed}");
+        }
+        assert!(matches!(
+            DependencyGraph::from_dependency_rows(vec![0, 1], vec![3]),
+            Err(GraphError::NodeOutOfRange { dependency: 3, .. })
+        ));
+        assert!(matches!(
+            DependencyGraph::from_dependency_rows(vec![0, 2], vec![0]),
+            Err(GraphError::LengthMismatch { .. })
+        ));
+    }
+
+    /// The planner's single pass gives what the two separate passes give.
+    #[test]
+    fn single_pass_matches_levels_then_critical_path() {
+        for seed in 0..40 {
+            let n = 300;
+            let g = graph(n, &random_rows(n as u32, 3, seed));
+            let shipped: Vec<bool> = (0..n)
+                .map(|v| !(v as u64 * 7 + seed).is_multiple_of(3))
+                .collect();
+            // Few distinct weights, so ties (broken by the smaller index) are common.
+            let weights: Vec<u64> = (0..n).map(|v| ((v as u64 * 13 + seed) % 4) * 10).collect();
+            let (order, level) = g.order_and_levels(Some(&shipped)).expect("acyclic");
+            let (path, weight) = g.critical_path_in_order(&order, &shipped, &weights);
+            let (level2, path2, weight2) = g
+                .levels_and_critical_path(&shipped, &weights)
+                .expect("acyclic");
+            assert_eq!(
+                (level2, path2, weight2),
+                (level, path, weight),
+                "seed {seed}"
+            );
+        }
+        let cyclic = graph(3, &[(0, 1), (1, 0), (2, 0)]);
+        assert_eq!(
+            cyclic.levels_and_critical_path(&[true; 3], &[1; 3]),
+            Err(GraphError::Cycle {
+                path: vec![0, 1, 0]
+            })
+        );
+        assert!(matches!(
+            cyclic.levels_and_critical_path(&[true; 2], &[1; 3]),
+            Err(GraphError::LengthMismatch { len: 2, .. })
+        ));
     }
 
     #[test]

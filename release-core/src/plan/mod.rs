@@ -53,7 +53,7 @@ use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
 use crate::model::{
     Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
 };
-use index::IdIndex;
+use index::{IdIndex, IdTable};
 
 /// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,8 +338,8 @@ pub struct CriticalPath {
 /// The platform topology a plan was made against, indexed in component-id order.
 #[derive(Clone, Default)]
 struct Topology {
-    /// Component ids, ascending; the index of an id is its node in `graph`.
-    ids: Vec<ComponentId>,
+    /// Component ids, ascending, in one arena; the index of an id is its node in `graph`.
+    ids: IdTable,
     criticality: Vec<Criticality>,
     graph: DependencyGraph,
 }
@@ -359,14 +359,14 @@ impl Topology {
     }
 
     fn radius_of(&self, node: u32, reach: Vec<u32>) -> Option<BlastRadius> {
-        let component = self.ids.get(node as usize)?.clone();
+        let component = ComponentId::from(self.ids.id_str(node)?);
         let max_criticality = reach
             .iter()
             .filter_map(|&v| self.criticality.get(v as usize).copied())
             .max();
         let dependents = reach
             .iter()
-            .filter_map(|&v| self.ids.get(v as usize).cloned())
+            .filter_map(|&v| self.ids.id_str(v).map(ComponentId::from))
             .collect();
         Some(BlastRadius {
             component,
@@ -428,13 +428,9 @@ impl Plan {
     /// index (O(reach)); `None` for an unknown component. A deserialized plan has no index
     /// and answers from its stored `blast_radius` map.
     pub fn blast_radius(&self, component: &str) -> Option<BlastRadius> {
-        match self
-            .topology
-            .ids
-            .binary_search_by(|id| id.as_str().cmp(component))
-        {
-            Ok(node) => self.topology.blast_radius(node as u32),
-            Err(_) => self.blast_radius.get(component).cloned(),
+        match self.topology.ids.position(component) {
+            Some(node) => self.topology.blast_radius(node),
+            None => self.blast_radius.get(component).cloned(),
         }
     }
 
@@ -497,8 +493,18 @@ pub fn plan_release(
     }
     let n = components.len();
     let index = IdIndex::new(components.iter().map(|c| c.id.as_str()));
-    let mut edges: Vec<(u32, u32)> = Vec::with_capacity(n * 3);
-    for (i, c) in components.iter().enumerate() {
+    // Dependencies resolved straight into CSR rows (the graph's forward adjacency).
+    let edge_count: usize = components.iter().map(|c| c.depends_on.len()).sum();
+    if n >= u32::MAX as usize || edge_count >= u32::MAX as usize {
+        return Err(PlanError::Graph(GraphError::TooLarge {
+            node_count: n,
+            edge_count,
+        }));
+    }
+    let mut row_offsets: Vec<u32> = Vec::with_capacity(n + 1);
+    let mut row_targets: Vec<u32> = Vec::with_capacity(edge_count);
+    row_offsets.push(0);
+    for c in &components {
         for dep in &c.depends_on {
             let Some(j) = index.get(dep.as_str()) else {
                 return Err(PlanError::UnknownDependency {
@@ -506,51 +512,76 @@ pub fn plan_release(
                     dependency: dep.clone(),
                 });
             };
-            edges.push((i as u32, j));
+            row_targets.push(j);
         }
+        // Fits: edge_count < u32::MAX was checked above.
+        row_offsets.push(row_targets.len() as u32);
     }
-    drop(index);
 
     // Shipped components: a merge of two id-sorted sequences.
     let mut shipped_version: Vec<Option<&ComponentVersion>> = vec![None; n];
     let mut shipped = vec![false; n];
     let mut at = 0usize;
     for (id, version) in &release.components {
-        while at < n && components[at].id < *id {
-            at += 1;
+        // One comparison per step of the merge (each is a string comparison).
+        let mut found = false;
+        while at < n {
+            match components[at].id.cmp(id) {
+                std::cmp::Ordering::Less => at += 1,
+                std::cmp::Ordering::Equal => {
+                    found = true;
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
         }
-        if at < n && components[at].id == *id {
-            shipped_version[at] = Some(version);
-            shipped[at] = true;
-        } else {
+        if !found {
             return Err(PlanError::UnknownComponent {
                 component: id.clone(),
                 platform: platform.metadata.name.clone(),
             });
         }
+        shipped_version[at] = Some(version);
+        shipped[at] = true;
     }
 
-    let graph = DependencyGraph::from_edges(n, &edges).map_err(|e| graph_error(e, &components))?;
-    drop(edges);
-    let (order, level) = graph
-        .order_and_levels(Some(&shipped))
+    let graph = DependencyGraph::from_dependency_rows(row_offsets, row_targets)
+        .map_err(|e| graph_error(e, &components))?;
+    // The hash table has done its work; the ids stay, in one arena.
+    let ids = index.into_table();
+    // What the steps need from each component, gathered in index order (a sequential pass):
+    // the steps are built in wave order, and reading the `Component`s and their id strings
+    // in that order was a cache miss per step (perf, issue #10).
+    let default_duration = options.default_duration;
+    let durations: Vec<HumanDuration> = components
+        .iter()
+        .map(|c| c.estimated_duration.unwrap_or(default_duration))
+        .collect();
+    let strategies: Vec<StrategyName> = components
+        .iter()
+        .zip(&shipped)
+        .map(|(c, &s)| {
+            if s {
+                StrategyName::of(c.strategy.as_ref())
+            } else {
+                StrategyName::AllAtOnce
+            }
+        })
+        .collect();
+    let weights: Vec<u64> = durations
+        .iter()
+        .zip(&shipped)
+        .map(|(&d, &s)| if s { nanos(d) } else { 0 })
+        .collect();
+    // Levels and the critical path in one Kahn pass (callgrind, issue #10).
+    let (level, chain, chain_weight) = graph
+        .levels_and_critical_path(&shipped, &weights)
         .map_err(|e| graph_error(e, &components))?;
     let mut waves = DependencyGraph::group_levels(&level, Some(&shipped));
     drop(level);
     if let Some(cap) = cap {
         waves = waves.split(cap);
     }
-
-    let default_duration = options.default_duration;
-    let duration_of =
-        |c: &Component| -> HumanDuration { c.estimated_duration.unwrap_or(default_duration) };
-    let weights: Vec<u64> = components
-        .iter()
-        .zip(&shipped)
-        .map(|(c, &s)| if s { nanos(duration_of(c)) } else { 0 })
-        .collect();
-    let (chain, chain_weight) = graph.critical_path_in_order(&order, &shipped, &weights);
-    drop(order);
     let critical_path = CriticalPath {
         components: chain
             .iter()
@@ -564,22 +595,26 @@ pub fn plan_release(
     let mut template: Vec<Wave> = Vec::with_capacity(waves.len());
     for (k, wave) in waves.iter().enumerate() {
         let mut longest = 0u64;
-        let steps = wave
-            .iter()
-            .filter_map(|&v| {
-                let c = components[v as usize];
-                // Only shipped nodes are in `waves`, so the version is there.
-                let version = shipped_version[v as usize]?;
-                longest = longest.max(weights[v as usize]);
-                Some(DeployStep {
-                    component: c.id.clone(),
-                    version: version.version.clone(),
-                    artifact: version.artifact.clone(),
-                    strategy: StrategyName::of(c.strategy.as_ref()),
-                    estimated_duration: duration_of(c),
-                })
-            })
-            .collect();
+        // Sized up front: a `filter_map` collect grows by doubling and moves every step.
+        let mut steps = Vec::with_capacity(wave.len());
+        for &v in wave {
+            let v = v as usize;
+            // Only shipped nodes are in `waves`, so the version is there.
+            let Some(version) = shipped_version[v] else {
+                continue;
+            };
+            longest = longest.max(weights[v]);
+            steps.push(DeployStep {
+                // From the arena (dense, mostly cached) rather than the component's string.
+                component: ids
+                    .id_str(v as u32)
+                    .map_or_else(|| components[v].id.clone(), ComponentId::from),
+                version: version.version.clone(),
+                artifact: version.artifact.clone(),
+                strategy: strategies[v].clone(),
+                estimated_duration: durations[v],
+            });
+        }
         stage_nanos = stage_nanos.saturating_add(longest);
         template.push(Wave {
             index: k as u32,
@@ -610,7 +645,7 @@ pub fn plan_release(
     ));
 
     let topology = Topology {
-        ids: components.iter().map(|c| c.id.clone()).collect(),
+        ids,
         criticality: components.iter().map(|c| c.criticality).collect(),
         graph,
     };

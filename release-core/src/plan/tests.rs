@@ -39,6 +39,8 @@ fn component(id: &str, deps: &[&str]) -> Component {
         strategy: None,
         config: BTreeMap::new(),
         stateful: false,
+        migrations: None,
+        api_version: None,
     }
 }
 
@@ -93,6 +95,8 @@ fn release(ships: &[&str]) -> Release {
                     ComponentVersion {
                         version: semver::Version::new(1, 2, 3),
                         artifact: None,
+                        api_version: None,
+                        migrations: None,
                     },
                 )
             })

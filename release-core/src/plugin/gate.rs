@@ -161,7 +161,9 @@ pub fn gate_name(spec: &GateSpec) -> &str {
         GateSpec::ConfigBaseline {} => "config_baseline",
         GateSpec::BackupVerified { .. } => "backup_verified",
         GateSpec::RunbookAck { .. } => "runbook_ack",
+        GateSpec::MigrationRehearsal { .. } => "migration_rehearsal",
         GateSpec::Analysis { .. } => "analysis",
+        GateSpec::RcaClosed {} => "rca_closed",
         GateSpec::Custom { name, .. } => name,
     }
 }

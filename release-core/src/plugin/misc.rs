@@ -97,6 +97,15 @@ pub trait Backup: Send + Sync {
 
     /// Checks that a backup reads back to its digest.
     async fn verify(&self, record: &BackupRecord) -> Result<BackupVerification>;
+
+    /// The digest of the live resource now, computed the way [`Backup::snapshot`] computes a
+    /// backup's, so a restore can be checked against the recorded digest (M8.5). `None`
+    /// (the default) when the plugin cannot tell; the engine then relies on
+    /// [`Backup::verify`].
+    async fn live_digest(&self, request: &BackupRequest) -> Result<Option<Sha256Digest>> {
+        let _ = request;
+        Ok(None)
+    }
 }
 
 fn _assert_backup_object_safe(_: &dyn Backup) {}

@@ -9,6 +9,7 @@ mod artifact;
 mod clock;
 mod gate;
 mod metrics;
+mod migrate;
 mod misc;
 mod router;
 mod strategy;
@@ -20,6 +21,7 @@ pub use gate::{Gate, GateContext, GatePosition, GateVerdict, Reason, gate_name};
 pub use metrics::{
     MetricQuery, MetricScope, MetricsSource, Probe, ProbeOutcome, ProbeRequest, Sample, Series,
 };
+pub use migrate::{MigrateReply, MigrateRequest, MigrationDirection, Migrator, RehearsalRequest};
 pub use misc::{Backup, BackupRecord, BackupRequest, BackupVerification, Notifier};
 pub use router::{Route, SlotWeight, TrafficRouter, check_weights};
 pub use strategy::{AllAtOnce, RolloutSpec, RolloutStep, STABLE, Strategy, restore_previous};

@@ -450,6 +450,98 @@ pub enum ViolationKind {
         /// Its tier.
         tier: Tier,
     },
+
+    // ---- data safety (M8.2, M2.5) ----
+    /// A component's migrations name a database that is not a declared shared resource.
+    #[error("component `{component}` migrates undeclared database `{database}`")]
+    UnknownMigrationDatabase {
+        /// The component.
+        component: ComponentId,
+        /// The database it names.
+        database: SharedResourceId,
+    },
+    /// A component migrates a database it does not list in `shared_resources`.
+    #[error(
+        "component `{component}` migrates database `{database}` but does not list it in `shared_resources`, so its deployments would not hold the database's lock"
+    )]
+    MigrationDatabaseNotShared {
+        /// The component.
+        component: ComponentId,
+        /// The database.
+        database: SharedResourceId,
+    },
+    /// A component's migration files cannot be read.
+    #[error("the migrations of component `{component}` cannot be read: {problem}")]
+    UnreadableMigrations {
+        /// The component.
+        component: ComponentId,
+        /// What is wrong, at its file and line.
+        problem: String,
+    },
+    /// A release declares migrations for a component that declares none.
+    #[error(
+        "the release declares migrations for component `{component}`, which declares none in the platform"
+    )]
+    MigrationsNotDeclared {
+        /// The component.
+        component: ComponentId,
+    },
+    /// The release pins a migration set digest the files do not have.
+    #[error(
+        "component `{component}` pins migration set {pinned}, but its files have digest {actual}"
+    )]
+    MigrationDigestMismatch {
+        /// The component.
+        component: ComponentId,
+        /// The pinned digest.
+        pinned: String,
+        /// The files' digest.
+        actual: String,
+    },
+    /// A contract migration ships with code that still uses the old shape (M8.2).
+    #[error(
+        "contract migration {migration} of `{component}` ({change}) ships in the same release as `{code}`, whose running version still uses the old shape of `{database}`"
+    )]
+    ContractWithOldShapeCode {
+        /// The component whose migration it is.
+        component: ComponentId,
+        /// The migration (`V003 drop_legacy`).
+        migration: String,
+        /// Its first contracting change, at its file and line.
+        change: String,
+        /// The database.
+        database: SharedResourceId,
+        /// The component whose code uses the old shape.
+        code: ComponentId,
+    },
+    /// A contract migration would run while old and new versions serve together (M8.2).
+    #[error(
+        "contract migration {migration} of `{component}` ({change}) would run while old and new versions serve together under its {strategy} strategy"
+    )]
+    ContractInPhasedRollout {
+        /// The component.
+        component: ComponentId,
+        /// The migration.
+        migration: String,
+        /// Its first contracting change.
+        change: String,
+        /// The phased strategy.
+        strategy: String,
+    },
+    /// A breaking API change (semver) under a phased strategy (M8.2).
+    #[error(
+        "component `{component}` changes its API from {from} to {to}, a breaking change, under its phased {strategy} strategy"
+    )]
+    BreakingApiInPhasedRollout {
+        /// The component.
+        component: ComponentId,
+        /// The API version the platform says runs.
+        from: String,
+        /// The API version the release ships.
+        to: String,
+        /// The phased strategy.
+        strategy: String,
+    },
 }
 
 impl ViolationKind {
@@ -583,6 +675,30 @@ impl ViolationKind {
             K::SameReleaseManagers { .. } => {
                 "name a different person as backup release manager".to_owned()
             }
+            K::UnknownMigrationDatabase { database, .. } => format!(
+                "declare `{database}` under `shared_resources` or correct `migrations.database`"
+            ),
+            K::MigrationDatabaseNotShared { component, database } => {
+                format!("add `{database}` to the `shared_resources` of `{component}`")
+            }
+            K::UnreadableMigrations { .. } => {
+                "correct `migrations.directory` or the migration file named".to_owned()
+            }
+            K::MigrationsNotDeclared { component } => format!(
+                "declare `migrations` on component `{component}` in the platform, or remove them from the release"
+            ),
+            K::MigrationDigestMismatch { actual, .. } => format!(
+                "pin {actual} if these files are the ones to ship (and rehearse them again), or restore the pinned files"
+            ),
+            K::ContractWithOldShapeCode { code, .. } => format!(
+                "ship the contract migration in a later release, once `{code}` no longer uses the old shape anywhere (expand now, contract later)"
+            ),
+            K::ContractInPhasedRollout { component, .. } => format!(
+                "ship the expand part now and the contract in a later release, or deploy `{component}` all at once"
+            ),
+            K::BreakingApiInPhasedRollout { component, from, .. } => format!(
+                "serve the {from} API alongside the new one (a compatible release first), or deploy `{component}` all at once"
+            ),
             K::MissingRollbackCriteria { .. } => "declare `rollback` with a `watch_window` and at least one trigger (error_rate, latency_p99, sla_breach, data_integrity)".to_owned(),
         }
     }

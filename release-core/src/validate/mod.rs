@@ -51,11 +51,12 @@
 //! ```
 
 mod conflicts;
+mod data;
 mod kind;
 mod platform;
 mod release;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -68,8 +69,9 @@ pub use conflicts::{
 pub use kind::ViolationKind;
 pub(crate) use kind::list as list_ids;
 
-use crate::id::ReleaseId;
+use crate::id::{ComponentId, ReleaseId};
 use crate::manifest::{DocumentSource, Location, ManifestSet};
+use crate::migration::MigrationSet;
 use crate::model::{Platform, Release, TimeWindow};
 
 /// Which document a violation is in.
@@ -261,9 +263,18 @@ impl std::error::Error for Violations {}
 pub struct ValidateOptions {
     /// How long the release is expected to run, used when its schedule has no `end`.
     pub estimated_duration: Option<Duration>,
+    /// Migration sets by component, for the compatibility rules (M8.2); [`validate_set`]
+    /// loads the sets it is not given from each component's `migrations.directory`.
+    pub migrations: BTreeMap<ComponentId, MigrationSet>,
 }
 
 impl ValidateOptions {
+    /// Gives the migration set of a component (instead of reading its directory).
+    pub fn migration_set(mut self, component: impl Into<ComponentId>, set: MigrationSet) -> Self {
+        self.migrations.insert(component.into(), set);
+        self
+    }
+
     /// Sets how long the release is expected to run.
     pub fn estimated_duration(mut self, duration: Duration) -> Self {
         self.estimated_duration = Some(duration);
@@ -293,7 +304,9 @@ fn add_duration(start: DateTime<FixedOffset>, d: Option<Duration>) -> DateTime<F
 
 /// Checks a platform on its own: structure, ownership (M1.5) and shared resources (M2.5).
 pub fn validate_platform(platform: &Platform) -> Vec<Violation> {
-    platform::validate(platform)
+    let mut out = platform::validate(platform);
+    out.extend(data::platform(platform));
+    out
 }
 
 /// Checks a release against its platform: scope (M1.1), schedule (M1.2), type rules (M1.3),
@@ -303,7 +316,54 @@ pub fn validate_release(
     release: &Release,
     options: &ValidateOptions,
 ) -> Vec<Violation> {
-    release::validate(platform, release, options)
+    let mut out = release::validate(platform, release, options);
+    out.extend(data::release(platform, release, &options.migrations));
+    out
+}
+
+/// Reads the migration sets of every platform component that declares migrations and is not
+/// given one in `options`: each directory relative to its platform manifest's directory.
+/// Documents built in code have no directory to resolve against and are skipped.
+fn load_migration_sets(
+    set: &ManifestSet,
+    options: &ValidateOptions,
+) -> (BTreeMap<ComponentId, MigrationSet>, Vec<Violation>) {
+    let mut sets = options.migrations.clone();
+    let mut violations = Vec::new();
+    for p in &set.platforms {
+        let file = p.source.file();
+        if file.as_ref() == "<code>" {
+            continue;
+        }
+        let base = std::path::Path::new(file.as_ref())
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        for (i, c) in p.value.components.iter().enumerate() {
+            let Some(m) = &c.migrations else { continue };
+            if sets.contains_key(&c.id) {
+                continue;
+            }
+            match MigrationSet::load(base.join(&m.directory), m.dialect) {
+                Ok(loaded) => {
+                    sets.insert(c.id.clone(), loaded);
+                }
+                Err(e) => violations.push(
+                    Violation::new(
+                        ViolationKind::UnreadableMigrations {
+                            component: c.id.clone(),
+                            problem: e.to_string(),
+                        },
+                        Pointer::platform(
+                            p.value.metadata.name.clone(),
+                            format!("/components/{i}/migrations/directory"),
+                        ),
+                    )
+                    .locate(&p.source),
+                ),
+            }
+        }
+    }
+    (sets, violations)
 }
 
 /// Checks every document of a set, each release against the platform it names; returns all
@@ -331,6 +391,12 @@ pub fn validate_set(set: &ManifestSet, options: &ValidateOptions) -> Result<(), 
                 .map(|v| v.locate(&p.source)),
         );
     }
+    let (sets, unreadable) = load_migration_sets(set, options);
+    out.extend(unreadable);
+    let options = &ValidateOptions {
+        migrations: sets,
+        ..options.clone()
+    };
     let mut ids = BTreeSet::new();
     for r in &set.releases {
         let id = r.value.id();

@@ -348,6 +348,8 @@ mod tests {
             strategy: None,
             config: Default::default(),
             stateful: false,
+            migrations: None,
+            api_version: None,
         }
     }
 

@@ -20,6 +20,8 @@ pub mod lifecycle;
 pub mod load_test;
 pub mod people;
 pub mod policy;
+pub mod rca;
+pub mod rehearsal;
 pub mod sarif;
 pub mod window;
 

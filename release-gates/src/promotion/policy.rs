@@ -24,6 +24,8 @@ use super::junit::JunitGate;
 use super::lifecycle::{LifecycleGate, may_enter_phase};
 use super::load_test::LoadTestGate;
 use super::people::{ApprovalGate, RoleDirectory, SignOffGate};
+use super::rca::{RcaGate, rca_verdict};
+use super::rehearsal::MigrationRehearsalGate;
 use super::sarif::SarifGate;
 use super::window::WindowGate;
 
@@ -119,8 +121,8 @@ impl GatesConfig {
     }
 }
 
-/// Every gate of this module, by its registered name. `lifecycle` and `load_test` are custom
-/// gate names.
+/// Every gate of this module that needs no ledger, by its registered name (`rca_closed` is
+/// added by [`register`]). `lifecycle` and `load_test` are custom gate names.
 pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
     let mut out: BTreeMap<&'static str, Arc<dyn Gate>> = BTreeMap::new();
     out.insert("sign_off", Arc::new(SignOffGate::new(config.roles.clone())));
@@ -140,11 +142,19 @@ pub fn gates(config: &GatesConfig) -> BTreeMap<&'static str, Arc<dyn Gate>> {
     );
     out.insert("lifecycle", Arc::new(LifecycleGate));
     out.insert("load_test", Arc::new(LoadTestGate));
+    out.insert("migration_rehearsal", Arc::new(MigrationRehearsalGate));
     out
 }
 
-/// Registers every gate under its core name, each honouring break-glass overrides.
+/// Registers every gate under its core name, each honouring break-glass overrides. The
+/// `rca_closed` gate reads other releases' journals from the ledger already set on `builder`
+/// (set it first; without one that gate fails, saying so).
 pub fn register(builder: EngineBuilder, config: &GatesConfig) -> EngineBuilder {
+    let rca: Arc<dyn Gate> = Arc::new(match builder.ledger_handle() {
+        Some(ledger) => RcaGate::new(ledger.clone()),
+        None => RcaGate::without_ledger(),
+    });
+    let builder = builder.gate("rca_closed", Arc::new(Overridable::new(rca)));
     gates(config).into_iter().fold(builder, |b, (name, gate)| {
         b.gate(name, Arc::new(Overridable::new(gate)))
     })
@@ -164,6 +174,9 @@ pub fn evaluate(config: &GatesConfig, input: &GateInput<'_>) -> GateVerdict {
         GateSpec::ConfigBaseline {} => ConfigBaselineGate.decide(input),
         GateSpec::BackupVerified { .. } => BackupVerifiedGate.decide(input),
         GateSpec::RunbookAck { .. } => RunbookAckGate::new(config.teams.clone()).decide(input),
+        // Only this release's journal is at hand here; the registered gate reads the ledger.
+        GateSpec::RcaClosed {} => Ok(rca_verdict(input.release, &[input.events.to_vec()])),
+        GateSpec::MigrationRehearsal { .. } => MigrationRehearsalGate.decide(input),
         GateSpec::Custom { name, .. } if name == "lifecycle" => LifecycleGate.decide(input),
         GateSpec::Custom { name, .. } if name == "load_test" => LoadTestGate.decide(input),
         _ => Ok(GateVerdict::Fail {

@@ -1,0 +1,273 @@
+//! Many concurrent releases in one engine process, on in-memory plugins: peak memory and
+//! time to finish (DESIGN.md: 10,000 concurrent releases in < 1 GB resident, no slowdown
+//! over time; Argo Rollouts' controller is reported to degrade near 10,000 rollouts at
+//! 11–14 GB — a published figure, not measured here).
+//!
+//! ```text
+//! engine-scale [--releases N] [--batches B] [--target-shards K]
+//! ```
+//!
+//! `N` applications (default 10,000), each its own platform with one component `svc-NNNNN`
+//! in its own production environment (environment locks are per environment name, so this is
+//! N independent deployments, like N Rollout objects), a canary strategy (20 % → pause 1m →
+//! analysis of 3 measurements 30 s apart → 50 % → pause 1m → 100 %) behind the in-memory
+//! router, slots that become ready one poll after a change. One engine, one in-memory
+//! ledger, router and metrics source shared by all; the in-memory target is sharded `K`
+//! ways (default: one per application, each environment naming its shard in `targets`).
+//! Why shards: `InMemoryTarget::observe` scans every slot it holds, so one target shared by
+//! N applications makes each observe O(N) and the whole run O(N²) — a property of the test
+//! double, not of the engine (`--target-shards 1` shows it).
+//!
+//! Phases, each with all N releases started at once as tasks on one runtime thread:
+//! `deploy` ships 1.0.0 everywhere (first deploy), `upgrade` ships 2.0.0 everywhere (the full
+//! canary program). Time is virtual (Tokio's paused clock advances when every task waits),
+//! so wall time is the engine's own work. Then `B` more upgrade rounds (default 0) of N/B
+//! applications each measure whether a round slows down as the journal grows.
+//!
+//! Prints one `key value` line per figure; peak memory is `VmHWM` from /proc/self/status.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use release_core::engine::{Engine, EngineOptions};
+use release_core::ledger::{InMemoryLedger, Outcome};
+use release_core::manifest::{Document, Format, parse_str};
+use release_core::memory::{
+    Convergence, InMemoryMetrics, InMemoryRouter, InMemoryTarget, ScopeMatcher,
+};
+use release_core::model::{Platform, Release};
+use release_core::plugin::TokioClock;
+
+fn platform(app: usize, shards: usize) -> Result<Platform, String> {
+    let shard = app % shards.max(1);
+    let text = format!(
+        r#"
+apiVersion: release/v1
+kind: Platform
+metadata: {{ name: tenant-{app:05} }}
+components:
+  - id: svc-{app:05}
+    owner: {{ primary: a@x, backup: b@x }}
+    strategy: {{ canary: {{ steps: [ {{ set_weight: 20 }}, {{ pause: 1m }}, {{ analysis: error-rate }}, {{ set_weight: 50 }}, {{ pause: 1m }} ] }} }}
+environments:
+  - {{ name: prod-{app:05}, tier: production, parameters: {{ replicas: 10 }}, targets: {{ default: shard-{shard} }} }}
+lifecycle:
+  phases:
+    - {{ name: release, environments: [prod-{app:05}] }}
+analyses:
+  error-rate:
+    metric: {{ source: default, query: error_ratio }}
+    success: "< 0.05"
+    interval: 30s
+    count: 3
+    no_data: fail
+"#
+    );
+    match parse_str(&text, "platform.yaml", Format::Yaml)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?
+        .into_iter()
+        .next()
+    {
+        Some(Document::Platform(p)) => Ok(p.value),
+        _ => Err("the template is not a platform".into()),
+    }
+}
+
+fn release(app: usize, version: &str) -> Result<Release, String> {
+    let text = format!(
+        r#"
+apiVersion: release/v1
+kind: Release
+metadata: {{ id: svc-{app:05}-{version} }}
+version: {version}
+platform: tenant-{app:05}
+type: full
+release_manager: {{ primary: a@x, backup: c@x }}
+change_requests:
+  - {{ id: CR-{app}, kind: normal, state: approved, configuration_items: [svc-{app:05}] }}
+changes:
+  - {{ id: CHG-{app}, request: CR-{app}, components: [svc-{app:05}] }}
+components:
+  svc-{app:05}: {{ version: {version} }}
+"#
+    );
+    match parse_str(&text, "release.yaml", Format::Yaml)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?
+        .into_iter()
+        .next()
+    {
+        Some(Document::Release(r)) => Ok(r.value),
+        _ => Err("the template is not a release".into()),
+    }
+}
+
+/// A field of /proc/self/status in KiB (Linux only; 0 elsewhere).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs one release per app concurrently; returns the wall time.
+async fn round(
+    engine: &Engine,
+    apps: &[(usize, Arc<Platform>)],
+    version: &str,
+) -> Result<Duration, String> {
+    let releases: Vec<Release> = apps
+        .iter()
+        .map(|(app, _)| release(*app, version))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for ((_, platform), release) in apps.iter().zip(releases) {
+        let engine = engine.clone();
+        let platform = platform.clone();
+        tasks.spawn_local(async move { engine.start(&platform, &release, "ops@x").await });
+    }
+    let mut failed = 0usize;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(outcome)) if outcome.outcome() == Some(&Outcome::Succeeded) => {}
+            Ok(Ok(other)) => {
+                if failed == 0 {
+                    eprintln!("a release did not succeed: {other:?}");
+                }
+                failed += 1;
+            }
+            Ok(Err(e)) => {
+                if failed == 0 {
+                    eprintln!("a release failed: {e}");
+                }
+                failed += 1;
+            }
+            Err(e) => return Err(format!("a release task panicked: {e}")),
+        }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} releases did not succeed",
+            apps.len()
+        ));
+    }
+    Ok(started.elapsed())
+}
+
+fn main() -> ExitCode {
+    let mut releases = 10_000usize;
+    let mut batches = 0usize;
+    let mut shards = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok());
+        match (arg.as_str(), value) {
+            ("--releases", Some(n)) => releases = n,
+            ("--batches", Some(b)) => batches = b,
+            ("--target-shards", Some(k)) if k > 0 => shards = Some(k),
+            _ => {
+                eprintln!("usage: engine-scale [--releases N] [--batches B] [--target-shards K]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("no runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let shards = shards.unwrap_or(releases).max(1);
+    match local.block_on(&runtime, run(releases, batches, shards)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), String> {
+    let rss_start = status_kib("VmRSS:");
+    let apps: Vec<(usize, Arc<Platform>)> = (0..releases)
+        .map(|app| platform(app, shards).map(|p| (app, Arc::new(p))))
+        .collect::<Result<_, _>>()?;
+    let metrics = Arc::new(InMemoryMetrics::new());
+    metrics.set("error_ratio", ScopeMatcher::any(), 0.01);
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+        .map_err(|e| e.to_string())?
+        .to_utc();
+    let mut builder = release_strategies::register(Engine::builder())
+        .ledger(Arc::new(InMemoryLedger::new()))
+        .clock(Arc::new(TokioClock::new(start)));
+    for shard in 0..shards {
+        builder = builder.target(
+            format!("shard-{shard}"),
+            Arc::new(InMemoryTarget::new().with_convergence(Convergence::AfterObserves(1))),
+        );
+    }
+    let engine = builder
+        .router(Arc::new(InMemoryRouter::new()))
+        .metrics("default", metrics)
+        .options(EngineOptions::default().with_poll_interval(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let rss_setup = status_kib("VmRSS:");
+
+    let deploy = round(&engine, &apps, "1.0.0").await?;
+    let rss_deploy = status_kib("VmRSS:");
+    let upgrade = round(&engine, &apps, "2.0.0").await?;
+    let rss_upgrade = status_kib("VmRSS:");
+    let records = engine
+        .ledger()
+        .events(&release_core::id::ReleaseId::from("svc-00000-2.0.0"), 0)
+        .await
+        .map(|r| r.len())
+        .unwrap_or(0);
+
+    println!("releases_per_round {releases}");
+    println!("target_shards {shards}");
+    println!("journal_records_per_canary_release {records}");
+    println!("rss_start_kib {rss_start}");
+    println!("rss_after_setup_kib {rss_setup}");
+    println!("deploy_round_s {:.3}", deploy.as_secs_f64());
+    println!("rss_after_deploy_kib {rss_deploy}");
+    println!("upgrade_round_s {:.3}", upgrade.as_secs_f64());
+    println!("rss_after_upgrade_kib {rss_upgrade}");
+    if batches > 0 {
+        let size = releases.div_ceil(batches);
+        for (b, chunk) in apps.chunks(size).enumerate() {
+            let took = round(&engine, chunk, &format!("3.{b}.0")).await?;
+            println!(
+                "later_round_{b}_ms_per_release {:.4}",
+                took.as_secs_f64() * 1e3 / chunk.len() as f64
+            );
+        }
+    }
+    println!("vm_hwm_kib {}", status_kib("VmHWM:"));
+    Ok(())
+}

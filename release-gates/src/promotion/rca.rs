@@ -1,0 +1,116 @@
+//! The RCA gate (`rca_closed`, M8.6): a component that was rolled back does not ship again
+//! until the root-cause analysis of that rollback is closed.
+//!
+//! The engine opens an RCA (`rca_opened`) in the journal of the release whose stage rolled
+//! back; a person closes it with `Engine::close_rca`. The gate must therefore read *other*
+//! releases' journals, which `GateContext` does not carry: it is built with the
+//! [`Ledger`](release_core::ledger::Ledger) (an `Arc<dyn Ledger>`) and reads every journal on
+//! each evaluation. [`register`](super::register) builds it with the ledger already set on the
+//! `EngineBuilder` — call `.ledger(...)` before `register`.
+//!
+//! Decisions: the gate checks the components the release ships; **every** open RCA naming one
+//! of them blocks (the one of its last rollback and any older one still open, since each
+//! rollback requires its RCA). Blocking is a *wait*, not a failure: closing the RCA and
+//! resuming lets the release go on, as a CI job would expect. The release's own journal is
+//! read too, so a retry after a rollback also waits for the RCA.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use release_core::closure::{Rca, rcas_by_component};
+use release_core::id::ComponentId;
+use release_core::ledger::{Ledger, Record, read_all};
+use release_core::model::Release;
+use release_core::plugin::{Gate, GateContext, GateVerdict, Reason};
+
+/// The verdict for `release` given the journals of every release (the gate's pure core).
+pub fn rca_verdict(release: &Release, journals: &[Vec<Record>]) -> GateVerdict {
+    let by_component = rcas_by_component(journals);
+    let mut open: Vec<(&ComponentId, &Rca)> = Vec::new();
+    let mut closed = 0usize;
+    for component in release.components.keys() {
+        if let Some(rcas) = by_component.get(component) {
+            open.extend(rcas.open.iter().map(|r| (component, r)));
+            closed += rcas.closed.len();
+        }
+    }
+    if open.is_empty() {
+        return GateVerdict::Pass {
+            reasons: vec![Reason::new(
+                "rca.none_open",
+                if closed == 0 {
+                    "no component of the release has been rolled back".to_owned()
+                } else {
+                    format!(
+                        "every root-cause analysis of the release's components is closed ({closed})"
+                    )
+                },
+            )],
+        };
+    }
+    GateVerdict::Wait {
+        until: None,
+        reasons: open
+            .into_iter()
+            .map(|(component, rca)| {
+                Reason::new(
+                    "rca.open",
+                    format!(
+                        "{component} was rolled back in {} by release {} ({}); root-cause analysis {} \
+                         is open: close it with `Engine::close_rca` on release {}, then resume",
+                        rca.environment, rca.release, rca.reason, rca.id, rca.release
+                    ),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The `rca_closed` gate: reads every release's journal from the ledger it was built with.
+#[derive(Clone)]
+pub struct RcaGate {
+    ledger: Option<Arc<dyn Ledger>>,
+}
+
+impl std::fmt::Debug for RcaGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RcaGate")
+            .field("ledger", &self.ledger.is_some())
+            .finish()
+    }
+}
+
+impl RcaGate {
+    /// A gate reading the journals of `ledger`.
+    pub fn new(ledger: Arc<dyn Ledger>) -> Self {
+        Self {
+            ledger: Some(ledger),
+        }
+    }
+
+    /// A gate without a ledger: every evaluation fails, saying how to fix the registration.
+    pub fn without_ledger() -> Self {
+        Self { ledger: None }
+    }
+}
+
+#[async_trait]
+impl Gate for RcaGate {
+    async fn evaluate(&self, context: &GateContext) -> release_core::Result<GateVerdict> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(GateVerdict::Fail {
+                reasons: vec![Reason::new(
+                    "rca.no_ledger",
+                    "the rca_closed gate was registered without a ledger: call \
+                     `.ledger(...)` on the EngineBuilder before `release_gates::promotion::register`, \
+                     or register `RcaGate::new(ledger)` yourself",
+                )],
+            });
+        };
+        let mut journals = Vec::new();
+        for release in ledger.releases().await? {
+            journals.push(read_all(ledger.as_ref(), &release).await?);
+        }
+        Ok(rca_verdict(&context.release, &journals))
+    }
+}
