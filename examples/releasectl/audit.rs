@@ -8,6 +8,11 @@
 //! chain verifies, 3 when one does not (the check found a problem), 2 when the source cannot
 //! be read at all.
 //!
+//! `verify --bundle FILE --trusted-key KEY` checks a signed evidence bundle instead
+//! (release-artifacts' `verify_bundle`: the signature by a trusted key, every member's
+//! digest, missing or unexpected members, the embedded journal's chain up to the signed
+//! head); with `--state DIR` it also checks that the live ledger still holds that head.
+//!
 //! `export` writes journals as JSON Lines (all releases, or `--release`), the format
 //! `verify --export` and release-core's `import_jsonl` read.
 
@@ -15,6 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use release_adapters::sqlite_ledger::SqliteLedgerConfig;
+use release_artifacts::bundle::{check_ledger_head, verify_bundle};
 use release_core::ledger::{Ledger, Record, export_jsonl, import_jsonl, read_all, verify_chain};
 use release_core::model::ReleaseId;
 use serde::Serialize;
@@ -22,6 +28,7 @@ use serde::Serialize;
 use crate::Exit;
 use crate::host::runtime;
 use crate::pipeline::to_json;
+use crate::report::trusted_key;
 use crate::state::{Failure, StateDir, TargetKind};
 
 /// Where `verify` reads journals from.
@@ -33,6 +40,16 @@ pub(crate) enum Source {
     Ledger(PathBuf),
     /// A JSON Lines export.
     Export(PathBuf),
+    /// A signed evidence bundle, the keys trusted to sign it, and optionally the state
+    /// directory whose ledger must still hold the signed chain head.
+    Bundle {
+        /// The archive.
+        path: PathBuf,
+        /// Trusted public keys (hex, or files).
+        keys: Vec<String>,
+        /// The live ledger to compare with.
+        state: Option<PathBuf>,
+    },
 }
 
 /// One release's verdict.
@@ -135,6 +152,9 @@ async fn verdicts(source: &Source, only: Option<&str>) -> Result<Vec<Verdict>, F
                 }),
             }
         }
+        Source::Bundle { path, keys, state } => {
+            out.push(bundle_verdict(path, keys, state.as_deref()).await?);
+        }
     }
     if let (Some(id), true) = (only, out.is_empty()) {
         return Err(Failure::invalid(format!(
@@ -148,8 +168,58 @@ async fn verdicts(source: &Source, only: Option<&str>) -> Result<Vec<Verdict>, F
 fn describe(source: &Source) -> String {
     match source {
         Source::State(dir) => dir.join("ledger.db").display().to_string(),
-        Source::Ledger(path) | Source::Export(path) => path.display().to_string(),
+        Source::Ledger(path) | Source::Export(path) | Source::Bundle { path, .. } => {
+            path.display().to_string()
+        }
     }
+}
+
+/// Checks a bundle (release-artifacts' `verify_bundle`) and, with a state directory, that its
+/// ledger still holds the chain head the bundle signed.
+async fn bundle_verdict(
+    path: &Path,
+    keys: &[String],
+    state: Option<&Path>,
+) -> Result<Verdict, Failure> {
+    let trusted = keys
+        .iter()
+        .map(|k| trusted_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::invalid(format!(
+            "cannot read the evidence bundle {}: {e}; write one with `releasectl report --out DIR --sign-key REF`",
+            path.display()
+        ))
+    })?;
+    let verified = match verify_bundle(&bytes, &trusted) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(Verdict {
+                release: "-".to_owned(),
+                records: 0,
+                head: None,
+                ok: false,
+                problem: Some(format!("{}: {e}", path.display())),
+            });
+        }
+    };
+    let release = verified.manifest.release.clone();
+    let mut problem = None;
+    if let Some(dir) = state {
+        let state = StateDir::existing(dir)?;
+        let ledger = open_ledger(&state.ledger_path())?;
+        let live = read_all(ledger.as_ref(), &release).await?;
+        problem = check_ledger_head(&verified.manifest, &live)
+            .err()
+            .map(|e| format!("{e} (the ledger in {})", state.ledger_path().display()));
+    }
+    Ok(Verdict {
+        release: release.to_string(),
+        records: verified.records.len(),
+        head: Some(verified.manifest.chain_head.hash.hex()),
+        ok: problem.is_none(),
+        problem,
+    })
 }
 
 /// `releasectl audit verify`.
@@ -185,6 +255,11 @@ pub(crate) fn verify(source: &Source, release: Option<&str>, json: bool) -> Exit
                 "{}: {} journal(s) verified",
                 describe(source),
                 verdicts.len()
+            );
+        } else if matches!(source, Source::Bundle { .. }) {
+            eprintln!(
+                "{}: the evidence bundle does not verify; do not trust it: fetch the original from where it was archived",
+                describe(source)
             );
         } else {
             eprintln!(

@@ -243,15 +243,21 @@ pub enum Command {
         #[command(flatten)]
         decision: Decision,
     },
-    /// Print a release's summary and timeline from its journal (Markdown), or JSON.
+    /// Print a release's summary, review and timeline from its journal (Markdown), or JSON;
+    /// write them, the HTML report and the evidence bundle with `--out`.
     Report {
         #[command(flatten)]
         release: ReleaseArg,
         #[command(flatten)]
         state: StateArgs,
-        /// Also write `<release>.summary.md` and `<release>.summary.json` into DIR.
+        /// Also write `DIR/<release>/`: summary and review (Markdown, JSON), the HTML report,
+        /// the audit export, and with `--sign-key` the signed evidence bundle.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Sign `evidence.tar` with the Ed25519 seed (64 hex digits) this secret reference
+        /// names: `env://NAME` reads `$NAME`.
+        #[arg(long, value_name = "REF")]
+        sign_key: Option<String>,
         /// Print JSON instead of Markdown.
         #[arg(long)]
         json: bool,
@@ -277,17 +283,26 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Verify every journal's hash chain; exit 0 when all verify, 3 when one does not.
+    /// Verify every journal's hash chain, or an evidence bundle; exit 0 when all verify, 3
+    /// when one does not.
     Verify {
-        /// The state directory whose ledger to check (default `.release`).
+        /// The state directory whose ledger to check (default `.release`); with `--bundle`,
+        /// also check that its ledger still holds the chain head the bundle signed.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["ledger", "export"])]
         state: Option<PathBuf>,
         /// A SQLite ledger file to check.
-        #[arg(long, value_name = "FILE", conflicts_with = "export")]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["export", "bundle"])]
         ledger: Option<PathBuf>,
         /// A JSON Lines audit export to check.
-        #[arg(long, value_name = "FILE.jsonl")]
+        #[arg(long, value_name = "FILE.jsonl", conflicts_with = "bundle")]
         export: Option<PathBuf>,
+        /// A signed evidence bundle (`evidence.tar` from `report --sign-key`) to check:
+        /// signature, every member's digest, the embedded journal's chain.
+        #[arg(long, value_name = "FILE.tar", requires = "trusted_key")]
+        bundle: Option<PathBuf>,
+        /// A public key (64 hex digits, or a file holding them) whose signature is trusted.
+        #[arg(long, value_name = "KEY", requires = "bundle")]
+        trusted_key: Vec<String>,
         /// Check only this release.
         #[arg(long, value_name = "ID")]
         release: Option<String>,

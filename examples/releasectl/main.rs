@@ -27,16 +27,15 @@
 //!   rollback_reason}], approvals: [{environment, decision, by, seq}], steps: {succeeded,
 //!   failed, in_flight}` (`status` may also be `running`).
 //! - `approve`, `reject`, `promote`, `abort`: `{release, action, environment, by, seq, exit}`.
-//! - `report`: `{release, version, platform, status, outcome, waiting, started_by,
-//!   started_at, ended_at, duration_seconds, components, changes, stages, decisions,
-//!   failures, records, head, timeline: [{at, offset, environment, component, event,
-//!   detail}]}`.
+//! - `report`: `{summary, review, timeline: [{at, offset, environment, component, event,
+//!   detail}], written: {files, signed_by: [key id, public key] | null}}`; `summary` and
+//!   `review` are release-core's closure JSON (`ReleaseSummary`, `PostImplementationReview`).
 //! - `inventory`: `{environments: [{environment, components: [{component, version, release,
 //!   since, via, slots: [{slot, version, replicas, ready, endpoints}]}]}], history: [{at,
 //!   platform, environment, component, action, version, replaced, release, seq}],
 //!   dependencies: [{platform, component, depends_on}]}` (the CMDB's rows).
 //! - `audit verify`: `{source, verified, exit, releases: [{release, records, head, ok,
-//!   problem}]}`.
+//!   problem}]}` (for a bundle: one entry, the bundle's release and signed chain head).
 
 mod audit;
 mod cli;
@@ -169,11 +168,13 @@ fn main() -> ExitCode {
             release,
             state,
             out,
+            sign_key,
             json,
         } => report::report(
             release.release.as_deref(),
             &state.state,
             out.as_deref(),
+            sign_key.as_deref(),
             json,
         ),
         Command::Inventory {
@@ -186,13 +187,20 @@ fn main() -> ExitCode {
                 state,
                 ledger,
                 export,
+                bundle,
+                trusted_key,
                 release,
                 json,
             } => {
-                let source = match (ledger, export) {
-                    (Some(path), _) => audit::Source::Ledger(path),
-                    (None, Some(path)) => audit::Source::Export(path),
-                    (None, None) => {
+                let source = match (ledger, export, bundle) {
+                    (Some(path), _, _) => audit::Source::Ledger(path),
+                    (None, Some(path), _) => audit::Source::Export(path),
+                    (None, None, Some(path)) => audit::Source::Bundle {
+                        path,
+                        keys: trusted_key,
+                        state,
+                    },
+                    (None, None, None) => {
                         audit::Source::State(state.unwrap_or_else(|| PathBuf::from(".release")))
                     }
                 };

@@ -1,9 +1,14 @@
 //! `releasectl report` and `releasectl inventory`: projections of the journal (M7.1, M7.5).
 //!
-//! `report` folds one release's journal into a summary for stakeholders — what shipped
-//! (changes, component versions), how it ended, who started, approved or acted, each
-//! stage's span and outcome, what failed — followed by the timeline. `--out DIR` also writes
-//! it as `<release>.summary.md` and `<release>.summary.json`.
+//! `report` prints release-core's closure projections of one release's journal — the
+//! stakeholders' summary (changes, versions per environment, known issues, mitigations,
+//! RCAs) and the post-implementation review (criteria, planned vs actual timeline,
+//! incidents, time to detect and recover, pain points) — followed by the journal's timeline.
+//! `--out DIR` writes `DIR/<release>/`: `summary.{md,json}`, `review.{md,json}`, the HTML
+//! report (release-artifacts' `render_html`, charts in SVG), `audit.jsonl`, and with
+//! `--sign-key REF` the signed evidence bundle `evidence.tar` (release-artifacts' bundle,
+//! verified before it is written). The key is an Ed25519 seed read through a secret
+//! reference (see `host.rs`), never from a flag's value, and never printed; the public key is.
 //!
 //! `inventory` prints what runs per environment from two sources side by side: the CMDB
 //! (release-adapters' inventory in `<state>/inventory.db`, synced from the ledger first):
@@ -17,330 +22,159 @@
 //! and releases sorted by id.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use release_adapters::inventory::{DependencyRow, DeploymentAction, HistoryRow};
-use release_core::engine::ReleaseState;
-use release_core::ledger::{Decision, Event, Ledger, Outcome, Record};
-use release_core::model::Platform;
+use release_artifacts::bundle::{EvidenceBundle, verify_bundle};
+use release_artifacts::provenance::key_id;
+use release_artifacts::report::render_html;
+use release_core::closure::{post_implementation_review, release_summary};
+use release_core::ledger::{Event, Ledger, Record, export_jsonl};
+use release_core::model::{Platform, SecretRef};
 use serde::Serialize;
 
 use crate::Exit;
-use crate::host::{runtime, target};
-use crate::pipeline::{Waiting, standing, to_json, waiting_environment};
+use crate::host::{runtime, secret_variable, target};
+use crate::pipeline::to_json;
 use crate::state::{Failure, StateDir, TargetKind, pick_release};
 use crate::timeline::{Line, line, render};
 
-#[derive(Debug, Serialize)]
-struct ChangeLine {
-    id: String,
-    request: String,
-    components: Vec<String>,
-    summary: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct StageLine {
-    environment: String,
-    /// `pending`, `running`, `completed`, `rolled_back` (after a rollback) or `waiting`.
-    state: &'static str,
-    started_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
-    duration_seconds: Option<i64>,
-    attempts: u32,
-    rollback_reason: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ActionLine {
-    at: DateTime<Utc>,
-    by: String,
-    action: String,
-    environment: Option<String>,
-    comment: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct FailureLine {
-    at: DateTime<Utc>,
-    environment: String,
-    component: String,
-    error: String,
+/// Where `report --out` wrote, and the bundle's signer.
+#[derive(Debug, Default, Serialize)]
+struct Written {
+    files: Vec<String>,
+    /// The key id and public key (hex) that signed `evidence.tar`.
+    signed_by: Option<(String, String)>,
 }
 
 /// The JSON of `report`.
 #[derive(Debug, Serialize)]
-struct Summary {
-    release: String,
-    version: String,
-    platform: String,
-    status: &'static str,
-    outcome: Option<Outcome>,
-    waiting: Option<Waiting>,
-    started_by: Option<String>,
-    started_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
-    duration_seconds: Option<i64>,
-    components: BTreeMap<String, String>,
-    changes: Vec<ChangeLine>,
-    stages: Vec<StageLine>,
-    decisions: Vec<ActionLine>,
-    failures: Vec<FailureLine>,
-    records: u64,
-    head: Option<String>,
+struct ReportJson {
+    summary: serde_json::Value,
+    review: serde_json::Value,
     timeline: Vec<Line>,
+    written: Written,
 }
 
-fn summarize(records: &[Record]) -> Result<Summary, Failure> {
-    let folded = ReleaseState::fold(records);
-    let (Some(platform), Some(release)) = (folded.platform.clone(), folded.spec.clone()) else {
-        return Err(Failure::invalid(
-            "the journal does not start with `release_started`; check it with `releasectl audit verify`",
-        ));
+fn closure_error(e: impl std::fmt::Display) -> Failure {
+    Failure::other(format!(
+        "cannot project the journal: {e}; check it with `releasectl audit verify`"
+    ))
+}
+
+fn hex_bytes(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bundle signing key from a secret reference (`env://NAME`, or any `scheme://path`
+/// read from `RELEASECTL_SECRET_…`, as configuration secrets are): 32 bytes of Ed25519 seed,
+/// in hex. The value is never printed.
+fn signing_key(reference: &str) -> Result<SigningKey, Failure> {
+    let parsed =
+        SecretRef::parse(reference).map_err(|e| Failure::invalid(format!("--sign-key: {e}")))?;
+    let variable = secret_variable(&parsed);
+    let value = std::env::var(&variable).map_err(|_| {
+        Failure::invalid(format!(
+            "--sign-key {reference}: the environment variable `{variable}` is not set; make it a masked CI variable holding a 32-byte Ed25519 seed in hex (`openssl rand -hex 32`)"
+        ))
+    })?;
+    let seed = hex_bytes(&value).ok_or_else(|| {
+        Failure::invalid(format!(
+            "--sign-key {reference}: `{variable}` does not hold 64 hex digits (a 32-byte Ed25519 seed); generate one with `openssl rand -hex 32`"
+        ))
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// A trusted public key: 64 hex digits, or a file holding them.
+pub(crate) fn trusted_key(text: &str) -> Result<VerifyingKey, Failure> {
+    let value = match std::fs::read_to_string(text) {
+        Ok(content) => content,
+        Err(_) => text.to_owned(),
     };
-    let waiting = folded.waiting.clone().map(|reason| Waiting {
-        environment: waiting_environment(records),
-        reason,
-    });
-    let (status, _) = standing(folded.finished.as_ref(), waiting.is_some());
-    let started_at = records.first().map(|r| r.at);
-    let ended_at = records.iter().rev().find_map(|r| match r.event {
-        Event::ReleaseFinished { .. } => Some(r.at),
-        _ => None,
-    });
-    let mut stages = Vec::new();
-    for (_, env) in platform.lifecycle.environments() {
-        let st = folded.stage(env);
-        let of_env = |r: &&Record| match &r.event {
-            Event::StageStarted { environment, .. }
-            | Event::StageCompleted { environment }
-            | Event::RollbackCompleted { environment } => environment == env,
-            _ => false,
-        };
-        let started = records
-            .iter()
-            .find(|r| matches!(&r.event, Event::StageStarted { environment, .. } if environment == env))
-            .map(|r| r.at);
-        let ended = records
-            .iter()
-            .filter(of_env)
-            .rev()
-            .find(|r| {
-                matches!(
-                    r.event,
-                    Event::StageCompleted { .. } | Event::RollbackCompleted { .. }
-                )
-            })
-            .map(|r| r.at);
-        let state = if st.rolled_back {
-            "rolled_back"
-        } else if st.completed {
-            "completed"
-        } else if folded.current_stage.as_ref() == Some(env) && waiting.is_some() {
-            "waiting"
-        } else if st.started {
-            "running"
-        } else {
-            "pending"
-        };
-        stages.push(StageLine {
-            environment: env.to_string(),
-            state,
-            started_at: started,
-            ended_at: ended,
-            duration_seconds: started.zip(ended).map(|(s, e)| (e - s).num_seconds()),
-            attempts: st.attempt.max(u32::from(st.started)),
-            rollback_reason: st.rollback_started.clone(),
-        });
-    }
-    let mut decisions = Vec::new();
-    let mut failures = Vec::new();
-    for r in records {
-        match &r.event {
-            Event::ApprovalRecorded {
-                environment,
-                decision,
-                comment,
-            } => decisions.push(ActionLine {
-                at: r.at,
-                by: r.actor.clone(),
-                action: match decision {
-                    Decision::Approve => "approve".to_owned(),
-                    Decision::Reject => "reject".to_owned(),
-                },
-                environment: Some(environment.to_string()),
-                comment: comment.clone(),
-            }),
-            Event::OperatorActed { action, comment } => decisions.push(ActionLine {
-                at: r.at,
-                by: r.actor.clone(),
-                action: action.to_string(),
-                environment: None,
-                comment: comment.clone(),
-            }),
-            Event::StepFailed { key, error } => failures.push(FailureLine {
-                at: r.at,
-                environment: key.environment.to_string(),
-                component: key.component.to_string(),
-                error: error.clone(),
-            }),
-            _ => {}
-        }
-    }
-    let first = started_at.unwrap_or_default();
-    Ok(Summary {
-        release: release.id().to_string(),
-        version: release.version.to_string(),
-        platform: platform.metadata.name.clone(),
-        status,
-        outcome: folded.finished.clone(),
-        waiting,
-        started_by: folded.started_by.clone(),
-        started_at,
-        ended_at,
-        duration_seconds: started_at.zip(ended_at).map(|(s, e)| (e - s).num_seconds()),
-        components: release
-            .components
-            .iter()
-            .map(|(c, v)| (c.to_string(), v.version.to_string()))
-            .collect(),
-        changes: release
-            .changes
-            .iter()
-            .map(|c| ChangeLine {
-                id: c.id.to_string(),
-                request: c.request.to_string(),
-                components: c.components.iter().map(ToString::to_string).collect(),
-                summary: c.summary.clone(),
-            })
-            .collect(),
-        stages,
-        decisions,
-        failures,
-        records: folded.last_seq,
-        head: records.last().map(|r| r.hash.hex()),
-        timeline: records.iter().filter_map(|r| line(first, r)).collect(),
+    let bytes = hex_bytes(&value).ok_or_else(|| {
+        Failure::invalid(format!(
+            "--trusted-key {text}: give the signer's Ed25519 public key as 64 hex digits (as `releasectl report --sign-key` prints it), or a file holding them"
+        ))
+    })?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| {
+        Failure::invalid(format!(
+            "--trusted-key {text}: not an Ed25519 public key ({e})"
+        ))
     })
 }
 
-fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(
-        || "-".to_owned(),
-        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    )
+fn write_file(path: &Path, bytes: &[u8], written: &mut Written) -> Result<(), Failure> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+    written.files.push(path.display().to_string());
+    Ok(())
 }
 
-/// The summary as Markdown (also what the text output prints).
-fn markdown(s: &Summary) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Release {} (v{}, platform {})\n",
-        s.release, s.version, s.platform
-    );
-    let outcome = s
-        .outcome
-        .as_ref()
-        .map_or_else(|| s.status.replace('_', " "), ToString::to_string);
-    let _ = writeln!(out, "- **Outcome:** {outcome}");
-    if let Some(w) = &s.waiting {
-        let _ = writeln!(out, "- **Waiting:** {}", w.reason);
+/// Writes summary, review, HTML report, audit export and (with a key) the evidence bundle.
+fn write_closure(
+    dir: &Path,
+    records: &[Record],
+    key: Option<&SigningKey>,
+) -> Result<Written, Failure> {
+    let id = records
+        .first()
+        .map(|r| r.release.to_string())
+        .unwrap_or_default();
+    let dir = dir.join(&id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    let summary = release_summary(records).map_err(closure_error)?;
+    let review = post_implementation_review(records).map_err(closure_error)?;
+    let (summary_md, review_md) = (summary.to_markdown(), review.to_markdown());
+    let mut written = Written::default();
+    write_file(&dir.join("summary.md"), summary_md.as_bytes(), &mut written)?;
+    let summary_json = summary.to_json().map_err(closure_error)?;
+    write_file(
+        &dir.join("summary.json"),
+        summary_json.as_bytes(),
+        &mut written,
+    )?;
+    write_file(&dir.join("review.md"), review_md.as_bytes(), &mut written)?;
+    let review_json = review.to_json().map_err(closure_error)?;
+    write_file(
+        &dir.join("review.json"),
+        review_json.as_bytes(),
+        &mut written,
+    )?;
+    let html = render_html(records).map_err(closure_error)?;
+    write_file(&dir.join("report.html"), html.as_bytes(), &mut written)?;
+    let audit = export_jsonl(records)?;
+    write_file(&dir.join("audit.jsonl"), audit.as_bytes(), &mut written)?;
+    if let Some(key) = key {
+        let bundle = EvidenceBundle::new(records)
+            .and_then(|b| b.with_file("closure/summary.md", summary_md.into_bytes()))
+            .and_then(|b| b.with_file("closure/review.md", review_md.into_bytes()))
+            .and_then(|b| b.write(key))
+            .map_err(closure_error)?;
+        // Verified before it is handed over, as an auditor will.
+        verify_bundle(&bundle, &[key.verifying_key()]).map_err(closure_error)?;
+        write_file(&dir.join("evidence.tar"), &bundle, &mut written)?;
+        written.signed_by = Some((
+            key_id(&key.verifying_key()),
+            hex(key.verifying_key().as_bytes()),
+        ));
     }
-    let _ = writeln!(
-        out,
-        "- **Started** by {} at {}; **ended** at {}{}",
-        s.started_by.as_deref().unwrap_or("?"),
-        time(s.started_at),
-        time(s.ended_at),
-        s.duration_seconds
-            .map(|d| format!(" ({d} s)"))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        out,
-        "- **Journal:** {} records, head `{}`\n",
-        s.records,
-        s.head.as_deref().unwrap_or("-")
-    );
-    let _ = writeln!(out, "## Components\n");
-    for (c, v) in &s.components {
-        let _ = writeln!(out, "- {c} {v}");
-    }
-    if !s.changes.is_empty() {
-        let _ = writeln!(out, "\n## Changes\n");
-        for c in &s.changes {
-            let _ = writeln!(
-                out,
-                "- {} ({}): {}{}",
-                c.id,
-                c.request,
-                c.components.join(", "),
-                c.summary
-                    .as_ref()
-                    .map(|t| format!(" — {t}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    let _ = writeln!(out, "\n## Stages\n");
-    let _ = writeln!(out, "| environment | state | started | ended | attempts |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
-    for st in &s.stages {
-        let _ = writeln!(
-            out,
-            "| {} | {}{} | {} | {} | {} |",
-            st.environment,
-            st.state,
-            st.rollback_reason
-                .as_ref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default(),
-            time(st.started_at),
-            time(st.ended_at),
-            st.attempts
-        );
-    }
-    if !s.decisions.is_empty() {
-        let _ = writeln!(out, "\n## Decisions\n");
-        for d in &s.decisions {
-            let _ = writeln!(
-                out,
-                "- {} {}{} by {}{}",
-                time(Some(d.at)),
-                d.action,
-                d.environment
-                    .as_ref()
-                    .map(|e| format!(" {e}"))
-                    .unwrap_or_default(),
-                d.by,
-                d.comment
-                    .as_ref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    if !s.failures.is_empty() {
-        let _ = writeln!(out, "\n## Failures\n");
-        for f in &s.failures {
-            let _ = writeln!(
-                out,
-                "- {} {} in {}: {}",
-                time(Some(f.at)),
-                f.component,
-                f.environment,
-                f.error
-            );
-        }
-    }
-    let _ = writeln!(out, "\n## Timeline\n\n```text");
-    for l in &s.timeline {
-        let _ = writeln!(out, "{}", render(&l.offset, l));
-    }
-    let _ = writeln!(out, "```");
-    out
+    Ok(written)
 }
 
 /// `releasectl report`.
@@ -348,35 +182,62 @@ pub(crate) fn report(
     release: Option<&str>,
     state_path: &Path,
     out: Option<&Path>,
+    sign_key: Option<&str>,
     json: bool,
 ) -> Exit {
     let outcome = (|| {
+        let key = sign_key.map(signing_key).transpose()?;
+        if key.is_some() && out.is_none() {
+            return Err(Failure::invalid(
+                "--sign-key signs the evidence bundle `report` writes: add `--out DIR`",
+            ));
+        }
         let state = StateDir::existing(state_path)?;
         let records = runtime(TargetKind::Process)?.block_on(async {
             let ledger = state.ledger()?;
             let (_, records) = pick_release(ledger.as_ref(), release, &state.ledger_path()).await?;
             Ok::<_, Failure>(records)
         })?;
-        let summary = summarize(&records)?;
-        let text = markdown(&summary);
-        let json_text = to_json(&summary)?;
-        if let Some(dir) = out {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
-            for (name, content) in [
-                (format!("{}.summary.md", summary.release), &text),
-                (format!("{}.summary.json", summary.release), &json_text),
-            ] {
-                let path = dir.join(name);
-                std::fs::write(&path, content)
-                    .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
-                eprintln!("wrote {}", path.display());
-            }
-        }
+        let summary = release_summary(&records).map_err(closure_error)?;
+        let review = post_implementation_review(&records).map_err(closure_error)?;
+        let first = records
+            .first()
+            .map_or_else(DateTime::<Utc>::default, |r| r.at);
+        let timeline: Vec<Line> = records.iter().filter_map(|r| line(first, r)).collect();
+        let written = match out {
+            Some(dir) => write_closure(dir, &records, key.as_ref())?,
+            None => Written::default(),
+        };
         if json {
-            println!("{json_text}");
-        } else {
-            print!("{text}");
+            let parse = |text: release_core::Result<String>| {
+                text.map_err(closure_error).and_then(|t| {
+                    serde_json::from_str(&t).map_err(|e| Failure::other(e.to_string()))
+                })
+            };
+            let report = ReportJson {
+                summary: parse(summary.to_json())?,
+                review: parse(review.to_json())?,
+                timeline,
+                written,
+            };
+            println!("{}", to_json(&report)?);
+            return Ok(Exit::Ok);
+        }
+        print!("{}", summary.to_markdown());
+        println!();
+        print!("{}", review.to_markdown());
+        println!("\n## Timeline\n\n```text");
+        for l in &timeline {
+            println!("{}", render(&l.offset, l));
+        }
+        println!("```");
+        for file in &written.files {
+            eprintln!("wrote {file}");
+        }
+        if let Some((id, public)) = &written.signed_by {
+            eprintln!(
+                "evidence.tar signed by key {id}; verify with `releasectl audit verify --bundle FILE --trusted-key {public}`"
+            );
         }
         Ok(Exit::Ok)
     })();

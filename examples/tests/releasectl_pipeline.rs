@@ -169,11 +169,19 @@ fn a_ci_pipeline_on_real_processes_waits_approves_resumes_rolls_back_and_verifie
             && l.contains("ci-1.1.0")),
         "{out}"
     );
+    // The closure projections (M7.3, M7.5) tell the same story.
     let (code, out, _) = ws.run(&["report", "--release", "ci-1.1.0", "--json"]);
     assert_eq!(code, 0);
     let v = json(&out);
-    assert_eq!(v["status"], "rolled_back");
-    assert_eq!(v["failures"][0]["component"], "api");
+    assert_eq!(v["summary"]["outcome"]["status"], "rolled_back");
+    assert_eq!(v["review"]["incidents"][0]["environment"], "staging");
+    assert!(
+        v["timeline"].as_array().unwrap().iter().any(|l| l["detail"]
+            .as_str()
+            .unwrap()
+            .contains("probe http on stable: unhealthy")),
+        "{out}"
+    );
 
     // The audit trail verifies, from the ledger and from an export.
     let (code, out, err) = ws.run(&["audit", "verify"]);
@@ -239,12 +247,102 @@ fn exit_0_when_done() {
     assert_eq!(v["exit"], 0);
     assert!(v["head"].as_str().unwrap().len() == 64, "{out}");
     assert_eq!(ws.run(&["status", "--state", "s"]).0, 0);
-    let (code, out, _) = ws.run(&["report", "--state", "s", "--out", "out"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("# Release ci-1.0.0"), "{out}");
-    assert!(out.contains("approve production by alice"), "{out}");
-    assert!(ws.path().join("out/ci-1.0.0.summary.md").is_file());
-    assert!(ws.path().join("out/ci-1.0.0.summary.json").is_file());
+    // Closure (M7.2, M7.3, M7.5): summary, review, HTML report, audit export and a signed
+    // evidence bundle, the key handed over as a CI secret.
+    let seed = "7f".repeat(32);
+    let (code, out, err) = ws.run_with(
+        ("RELEASE_BUNDLE_KEY", &seed),
+        &[
+            "report",
+            "--state",
+            "s",
+            "--out",
+            "out",
+            "--sign-key",
+            "env://RELEASE_BUNDLE_KEY",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("# Release ci-1.0.0 (v1.0.0)"), "{out}");
+    assert!(
+        out.contains("# Post-implementation review: ci-1.0.0"),
+        "{out}"
+    );
+    assert!(out.contains("approved by alice"), "{out}");
+    assert!(
+        !out.contains(&seed) && !err.contains(&seed),
+        "the key is never printed"
+    );
+    for file in [
+        "summary.md",
+        "summary.json",
+        "review.md",
+        "review.json",
+        "report.html",
+        "audit.jsonl",
+        "evidence.tar",
+    ] {
+        assert!(
+            ws.path().join("out/ci-1.0.0").join(file).is_file(),
+            "{file}"
+        );
+    }
+    let public = err
+        .split("--trusted-key ")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .unwrap_or_else(|| panic!("the public key is printed: {err}"))
+        .to_owned();
+    let bundle = "out/ci-1.0.0/evidence.tar";
+    let (code, out, err) = ws.run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        bundle,
+        "--trusted-key",
+        &public,
+        "--state",
+        "s",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ok        ci-1.0.0"), "{out}");
+    // Only someone else's key is trusted.
+    let other: String = ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+        .verifying_key()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (code, out, _) = ws.run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        bundle,
+        "--trusted-key",
+        &other,
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("untrusted keys"), "{out}");
+    // One byte of the archived journal changed: found.
+    let path = ws.path().join(bundle);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(9)
+        .position(|w| w == b"\"ci-bot\",")
+        .expect("the journal names who started the release");
+    bytes[at + 1] = b'X';
+    std::fs::write(&path, bytes).unwrap();
+    let (code, out, _) = ws.run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        bundle,
+        "--trusted-key",
+        &public,
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("TAMPERED"), "{out}");
+
     // The simulated target kept its slots between the three invocations.
     let (code, out, _) = ws.run(&["inventory", "--state", "s"]);
     assert_eq!(code, 0);
@@ -505,4 +603,5 @@ fn rollback_aborts_and_carries_the_rollback_out_with_exit_0() {
     assert_eq!(version("production")["slots"][0]["version"], "1.0.0");
     let (_, out, _) = ws.run(&["report", "--state", "s", "--release", "ci-1.1.0"]);
     assert!(out.contains("abort by ops: customer escalation"), "{out}");
+    assert!(out.contains("**Outcome:** aborted"), "{out}");
 }

@@ -46,14 +46,16 @@ pub fn releasectl(dir: &Path) -> Command {
 
 /// Runs releasectl in `dir`: (exit code, stdout, stderr).
 pub fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    output(releasectl(dir).args(args))
+}
+
+/// Runs a prepared command: (exit code, stdout, stderr).
+pub fn output(command: &mut Command) -> (i32, String, String) {
     let Output {
         status,
         stdout,
         stderr,
-    } = releasectl(dir)
-        .args(args)
-        .output()
-        .expect("releasectl runs");
+    } = command.output().expect("releasectl runs");
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
@@ -114,6 +116,15 @@ impl Workspace {
 
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         run_in(self.path(), args)
+    }
+
+    /// Runs releasectl with one more environment variable (a CI secret).
+    pub fn run_with(&self, variable: (&str, &str), args: &[&str]) -> (i32, String, String) {
+        output(
+            releasectl(self.path())
+                .env(variable.0, variable.1)
+                .args(args),
+        )
     }
 
     /// Kills what the process target of `state` started.
