@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use release_adapters::probes::{HttpProbe, HttpProbeConfig};
 use release_core::config::{SecretError, SecretProvider};
-use release_core::engine::{Engine, EngineOptions};
+use release_core::engine::{Engine, EngineBuilder, EngineOptions};
 use release_core::ledger::Ledger;
 use release_core::memory::InMemoryMetrics;
 use release_core::model::{Platform, SecretRef, SecretValue};
@@ -78,6 +78,47 @@ impl SecretProvider for EnvSecrets {
                 source: None,
             })
     }
+}
+
+/// Registers `target` as `default` and under every target name the environments use.
+pub(crate) fn with_target(
+    mut builder: EngineBuilder,
+    platform: &Platform,
+    target: Arc<dyn DeploymentTarget>,
+) -> EngineBuilder {
+    let names: BTreeSet<&String> = platform
+        .environments
+        .iter()
+        .flat_map(|e| e.targets.values())
+        .collect();
+    for name in names {
+        builder = builder.target(name.clone(), target.clone());
+    }
+    builder.target("default", target)
+}
+
+/// Registers, under every source the platform's analyses name, metrics that meet each
+/// analysis's success condition (a simulation's healthy release).
+pub(crate) fn with_healthy_metrics(
+    mut builder: EngineBuilder,
+    platform: &Platform,
+) -> EngineBuilder {
+    let analyses = platform.analyses.clone();
+    let metrics = Arc::new(InMemoryMetrics::new().with_fn(move |q: &MetricQuery| {
+        analyses
+            .values()
+            .find(|t| t.metric.query == q.query)
+            .map(crate::simulate::healthy_value)
+    }));
+    let sources: BTreeSet<String> = platform
+        .analyses
+        .values()
+        .map(|t| t.metric.source.clone())
+        .collect();
+    for source in sources {
+        builder = builder.metrics(source, metrics.clone());
+    }
+    builder
 }
 
 /// The engine and the parts a command may need besides it.
@@ -149,16 +190,8 @@ pub(crate) async fn host(
         .ledger(ledger.clone())
         .clock(clock)
         .secrets(Arc::new(EnvSecrets))
-        .options(EngineOptions::default().with_holder(HOLDER))
-        .target("default", target.clone());
-    let names: BTreeSet<&String> = platform
-        .environments
-        .iter()
-        .flat_map(|e| e.targets.values())
-        .collect();
-    for name in names {
-        builder = builder.target(name.clone(), target.clone());
-    }
+        .options(EngineOptions::default().with_holder(HOLDER));
+    builder = with_target(builder, platform, target);
     for strategy in release_strategies::all() {
         builder = builder.strategy(strategy);
     }
@@ -171,21 +204,7 @@ pub(crate) async fn host(
         builder = builder.probe("http", Arc::new(probe));
     }
     if settings.target == TargetKind::Simulated {
-        let analyses = platform.analyses.clone();
-        let metrics = Arc::new(InMemoryMetrics::new().with_fn(move |q: &MetricQuery| {
-            analyses
-                .values()
-                .find(|t| t.metric.query == q.query)
-                .map(crate::simulate::healthy_value)
-        }));
-        let sources: BTreeSet<String> = platform
-            .analyses
-            .values()
-            .map(|t| t.metric.source.clone())
-            .collect();
-        for source in sources {
-            builder = builder.metrics(source, metrics.clone());
-        }
+        builder = with_healthy_metrics(builder, platform);
     }
     // The CMDB (M7.1) is fed as the engine journals; `inventory` also syncs it from the
     // ledger, so a record it missed is never lost.

@@ -83,7 +83,26 @@ fn decide(act: Act, env: Option<&str>, d: Decision) -> Exit {
     )
 }
 
+/// `releasectl … | head` closes stdout early: end quietly, as a shell tool does on `SIGPIPE`
+/// (exit 141), instead of printing a panic.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Validate { files, json } => cmd::validate(&files, json),

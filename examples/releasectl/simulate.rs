@@ -19,16 +19,17 @@ use std::sync::Arc;
 use chrono::DateTime;
 use release_core::engine::{Engine, EngineOptions, RunOutcome};
 use release_core::ledger::{InMemoryLedger, Ledger, Outcome, read_all};
-use release_core::memory::{InMemoryMetrics, InMemoryRouter, InMemoryTarget};
+use release_core::memory::{InMemoryRouter, InMemoryTarget};
 use release_core::model::{Comparison, GateSpec, Platform, Release};
 use release_core::plugin::{
-    Gate, GateContext, GateVerdict, MetricQuery, Reason, Strategy, TokioClock, gate_name,
+    Gate, GateContext, GateVerdict, Reason, Strategy, TokioClock, gate_name,
 };
 use release_core::testkit::{FaultRule, FaultyTarget};
 use serde::Serialize;
 
 use crate::Exit;
 use crate::cmd::load_valid;
+use crate::host::{with_healthy_metrics, with_target};
 use crate::timeline::{Line, line, render};
 
 /// Gates pass in a simulation, and say so.
@@ -209,38 +210,16 @@ pub fn simulate(
             });
         let memory = Arc::new(InMemoryTarget::new());
         let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-        let analyses = platform.analyses.clone();
-        let metrics = Arc::new(InMemoryMetrics::new().with_fn(move |q: &MetricQuery| {
-            analyses
-                .values()
-                .find(|t| t.metric.query == q.query)
-                .map(healthy_value)
-        }));
         let build = |target: Arc<dyn release_core::plugin::DeploymentTarget>| {
-            let mut builder = Engine::builder()
+            let builder = Engine::builder()
                 .ledger(ledger.clone())
                 .clock(Arc::new(TokioClock::new(start)))
-                .target("default", target.clone())
                 .router(Arc::new(InMemoryRouter::new()))
                 .secrets(Arc::new(SimulatedSecrets))
                 .options(EngineOptions::default().with_holder("simulator"));
-            let sources: std::collections::BTreeSet<String> = platform
-                .analyses
-                .values()
-                .map(|t| t.metric.source.clone())
-                .collect();
-            for source in sources {
-                builder = builder.metrics(source, metrics.clone());
-            }
             // One in-memory target stands in for every target the environments name.
-            let names: std::collections::BTreeSet<&String> = platform
-                .environments
-                .iter()
-                .flat_map(|e| e.targets.values())
-                .collect();
-            for name in names {
-                builder = builder.target(name.clone(), target.clone());
-            }
+            let mut builder =
+                with_healthy_metrics(with_target(builder, &platform, target), &platform);
             for s in strategies() {
                 builder = builder.strategy(s);
             }
