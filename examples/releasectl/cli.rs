@@ -177,6 +177,11 @@ pub enum Command {
         /// Probe every replica with `GET PATH` after each step (M5.4), e.g. `/healthz`.
         #[arg(long, value_name = "PATH")]
         probe_path: Option<String>,
+        /// Prometheus' base URL: analyses and rollback triggers query it (PromQL with
+        /// `{{scope}}`, `{{component}}`, `{{environment}}` placeholders) under every metrics
+        /// source name the platform's analyses use.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
         /// Who holds which role, for approval and sign-off gates (YAML, TOML or JSON:
         /// `roles: { alice@example.com: [release-manager] }`).
         #[arg(long, value_name = "FILE")]

@@ -9,11 +9,14 @@
 //!   the roles `--roles FILE` gave `run`.
 //! - **Probe**: with `--probe-path`, an HTTP `GET` of that path on every replica after each
 //!   step (release-adapters' `HttpProbe`, M5.4); a failure fails the step and rolls back.
-//! - **Metrics**: the simulated target measures healthy values (as `simulate` does). The
-//!   process target has no metrics source: release-adapters' weighted router keeps its
-//!   metrics in the memory of the process that runs it, and releasectl exits between jobs,
-//!   so analyses would measure nothing. Releases whose strategies analyse metrics belong to
-//!   a long-lived host (the quickstart shows one); triggers without data never fire.
+//! - **Metrics**: with `--prometheus URL`, release-adapters' Prometheus source, under every
+//!   source name the platform's analyses use and as `default` (the one rollback triggers
+//!   read): a CI job cannot host a metrics store, Prometheus outlives the jobs. Not the
+//!   weighted router: it keeps its metrics in the memory of the process that runs it, and
+//!   releasectl exits between jobs (releases that shift traffic by weight belong to a
+//!   long-lived host; the quickstart shows one). Without `--prometheus`, analyses have no
+//!   source (they fail as errors) and triggers see no data (they never fire). The simulated
+//!   target measures healthy values instead, as `simulate` does.
 //! - **Secrets**: CI systems hand secrets to jobs as environment variables, so `env://NAME`
 //!   reads `$NAME`, and any other reference `scheme://path` reads
 //!   `RELEASECTL_SECRET_<SCHEME>_<PATH>` (upper case, other characters as `_`):
@@ -27,6 +30,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use release_adapters::probes::{HttpProbe, HttpProbeConfig};
+use release_adapters::prometheus::{PrometheusConfig, PrometheusSource};
 use release_core::config::{SecretError, SecretProvider};
 use release_core::engine::{Engine, EngineBuilder, EngineOptions};
 use release_core::ledger::Ledger;
@@ -121,6 +125,30 @@ pub(crate) fn with_healthy_metrics(
     builder
 }
 
+/// Registers Prometheus under every source the platform's analyses name and as `default`,
+/// the source rollback triggers read.
+fn with_prometheus(
+    mut builder: EngineBuilder,
+    platform: &Platform,
+    url: &str,
+) -> Result<EngineBuilder, Failure> {
+    let source = PrometheusSource::builder(PrometheusConfig::new(url))
+        .secrets(Arc::new(EnvSecrets))
+        .build()
+        .map_err(|e| Failure::invalid(format!("--prometheus {url}: {e}")))?;
+    let source = Arc::new(source);
+    let names: BTreeSet<String> = platform
+        .analyses
+        .values()
+        .map(|t| t.metric.source.clone())
+        .chain(["default".to_owned()])
+        .collect();
+    for name in names {
+        builder = builder.metrics(name, source.clone());
+    }
+    Ok(builder)
+}
+
 /// The engine and the parts a command may need besides it.
 pub(crate) struct Host {
     /// The engine.
@@ -203,9 +231,11 @@ pub(crate) async fn host(
             .map_err(|e| Failure::invalid(format!("--probe-path: {e}")))?;
         builder = builder.probe("http", Arc::new(probe));
     }
-    if settings.target == TargetKind::Simulated {
-        builder = with_healthy_metrics(builder, platform);
-    }
+    builder = match (settings.target, &settings.prometheus) {
+        (TargetKind::Simulated, _) => with_healthy_metrics(builder, platform),
+        (TargetKind::Process, Some(url)) => with_prometheus(builder, platform, url)?,
+        (TargetKind::Process, None) => builder,
+    };
     // The CMDB (M7.1) is fed as the engine journals; `inventory` also syncs it from the
     // ledger, so a record it missed is never lost.
     let cmdb = state.inventory()?.with_ledger(ledger.clone());

@@ -139,6 +139,7 @@ fn main() -> ExitCode {
             ports,
             probe_path,
             roles,
+            prometheus,
             json,
         } => pipeline::run(
             &files,
@@ -152,6 +153,7 @@ fn main() -> ExitCode {
                 ports,
                 probe_path,
                 roles,
+                prometheus,
             },
             &operator(who.operator),
             json,

@@ -42,6 +42,7 @@ pub(crate) struct TargetOptions {
     pub ports: Option<(u16, u16)>,
     pub probe_path: Option<String>,
     pub roles: Option<PathBuf>,
+    pub prometheus: Option<String>,
 }
 
 /// Where the release waits.
@@ -232,9 +233,13 @@ fn settings_for_run(state: &StateDir, options: &TargetOptions) -> Result<Setting
         target: kind,
         process: None,
         gates: Default::default(),
+        prometheus: None,
     });
     if let Some(path) = &options.roles {
         settings.gates = read_roles(path)?;
+    }
+    if let Some(url) = &options.prometheus {
+        settings.prometheus = Some(url.clone());
     }
     if kind == TargetKind::Process {
         let previous = settings.process.clone();

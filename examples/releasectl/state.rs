@@ -126,6 +126,9 @@ pub(crate) struct Settings {
     /// Who holds which role, for the approval and sign-off gates.
     #[serde(default)]
     pub gates: GatesConfig,
+    /// Prometheus' base URL: the metrics source of analyses and rollback triggers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
 }
 
 /// A state directory.
