@@ -40,7 +40,7 @@ def main():
         d, r = int(kv[f"direct_{q}_us"]), int(kv[f"router_{q}_us"])
         common.report(
             f"router added latency {q} at {RATE} req/s open loop",
-            f"{r} us via router", f"{d} us direct", f"+{r - d} us",
+            f"{r} us via router", f"{d} us direct", f"{r - d:+d} us",
             "no DESIGN target (reported)", None,
             f"{kv['router_requests']} routed / {kv['direct_requests']} direct requests, "
             f"errors {kv['router_errors']}/{kv['direct_errors']}")

@@ -454,6 +454,21 @@ async fn quickstart() -> Result<(), String> {
     spinner.finish_and_clear();
 
     // 5. Journals verified and exported; what runs where; the summary.
+    // Early users' feedback on 2026.12.1, journaled before the audit exports are written.
+    if let Some(good) = releases.get(1) {
+        engine
+            .record_feedback(
+                good.id(),
+                "ana@shop.example",
+                Feedback::new(
+                    "early-access customers",
+                    Sentiment::Positive,
+                    "order notes show up at checkout; nothing else changed for us",
+                ),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     heading(format!("5. audit exports and summary in {}", out.display()));
     let audit = out.join("audit");
     std::fs::create_dir_all(&audit).map_err(|e| format!("{}: {e}", audit.display()))?;
@@ -480,21 +495,6 @@ async fn quickstart() -> Result<(), String> {
             chain_verified: true,
             audit_export: path,
         });
-    }
-    // Early users' feedback on 2026.12.1, then the closure of every release.
-    if let Some(good) = releases.get(1) {
-        engine
-            .record_feedback(
-                good.id(),
-                "ana@shop.example",
-                Feedback::new(
-                    "early-access customers",
-                    Sentiment::Positive,
-                    "order notes show up at checkout; nothing else changed for us",
-                ),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
     }
     // The release manager's key signs the evidence bundles.
     let manager_key = SigningKey::from_bytes(&[7; 32]);

@@ -72,7 +72,7 @@ async fn value(watcher: &LogWatcher, query: &str, when: DateTime<Utc>) -> Option
 fn writer(
     path: PathBuf,
     lines: u32,
-    rotate_at: Option<u32>,
+    rotate_at: Option<(u32, Arc<Barrier>)>,
     exception: fn(u32) -> Option<String>,
     barrier: Arc<Barrier>,
 ) -> std::thread::JoinHandle<()> {
@@ -89,7 +89,12 @@ fn writer(
             if i == 10 {
                 barrier.wait();
             }
-            if Some(i) == rotate_at {
+            if let Some((at, seen)) = &rotate_at
+                && i == *at
+            {
+                // Rotate only once the watcher has read the file: a file renamed before it
+                // was ever seen is invisible to any tailer (Fluent Bit's too).
+                seen.wait();
                 let mut rotated = path.clone().into_os_string();
                 rotated.push(".1");
                 std::fs::rename(&path, rotated).unwrap();
@@ -155,6 +160,7 @@ async fn lines_appended_concurrently_are_counted_per_slot_and_window() {
     // Three writers at once: stable ×2 (200 lines, every 10th a KeyError), canary ×1
     // (200 lines, every 4th an exception, rotated after line 100). Queries run meanwhile.
     let barrier = Arc::new(Barrier::new(4));
+    let seen = Arc::new(Barrier::new(2));
     let writers = vec![
         writer(stable0, 200, None, stable_exception, barrier.clone()),
         writer(
@@ -167,7 +173,7 @@ async fn lines_appended_concurrently_are_counted_per_slot_and_window() {
         writer(
             log_file(root, "canary", 0),
             200,
-            Some(100),
+            Some((100, seen.clone())),
             canary_exception,
             barrier.clone(),
         ),
@@ -177,7 +183,11 @@ async fn lines_appended_concurrently_are_counted_per_slot_and_window() {
     let b = barrier.clone();
     tokio::task::spawn_blocking(move || b.wait()).await.unwrap();
     let end = t0() + chrono::Duration::seconds(30);
-    let mut reads = 0;
+    at(&watcher, "exceptions", end).await;
+    tokio::task::spawn_blocking(move || seen.wait())
+        .await
+        .unwrap();
+    let mut reads = 1;
     while !writers.iter().all(|w| w.is_finished()) {
         at(&watcher, "exceptions", end).await;
         reads += 1;
