@@ -16,19 +16,21 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use release_core::engine::{Engine, EngineOptions, RunOutcome};
-use release_core::ledger::{Event, InMemoryLedger, Ledger, Outcome, Record, read_all};
-use release_core::memory::{InMemoryMetrics, InMemoryRouter, InMemoryTarget};
+use release_core::ledger::{InMemoryLedger, Ledger, Outcome, read_all};
+use release_core::memory::{InMemoryRouter, InMemoryTarget};
 use release_core::model::{Comparison, GateSpec, Platform, Release};
 use release_core::plugin::{
-    Gate, GateContext, GateVerdict, MetricQuery, Reason, Strategy, TokioClock, gate_name,
+    Gate, GateContext, GateVerdict, Reason, Strategy, TokioClock, gate_name,
 };
 use release_core::testkit::{FaultRule, FaultyTarget};
 use serde::Serialize;
 
 use crate::Exit;
 use crate::cmd::load_valid;
+use crate::host::{with_healthy_metrics, with_target};
+use crate::timeline::{Line, line, render};
 
 /// Gates pass in a simulation, and say so.
 struct SimulatedGate;
@@ -63,7 +65,7 @@ pub fn strategies() -> Vec<Arc<dyn Strategy>> {
 }
 
 /// A value that meets a condition (healthy metrics): half the bound below it, or a bit above.
-fn healthy_value(template: &release_core::model::AnalysisTemplate) -> f64 {
+pub(crate) fn healthy_value(template: &release_core::model::AnalysisTemplate) -> f64 {
     match &template.success {
         Some(c) => match c.op {
             Comparison::Less if c.value > 0.0 => c.value / 2.0,
@@ -76,176 +78,11 @@ fn healthy_value(template: &release_core::model::AnalysisTemplate) -> f64 {
 }
 
 #[derive(Serialize)]
-struct Line {
-    at: DateTime<Utc>,
-    offset: String,
-    environment: Option<String>,
-    component: Option<String>,
-    event: String,
-    detail: String,
-}
-
-#[derive(Serialize)]
 struct Report {
     release: String,
     outcome: Outcome,
     timeline: Vec<Line>,
     running: BTreeMap<String, BTreeMap<String, Vec<String>>>,
-}
-
-fn offset(start: DateTime<Utc>, at: DateTime<Utc>) -> String {
-    let secs = (at - start).num_seconds().max(0);
-    format!(
-        "+{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
-fn line(start: DateTime<Utc>, r: &Record) -> Option<Line> {
-    let (environment, component, detail): (Option<String>, Option<String>, String) = match &r.event
-    {
-        Event::ReleaseStarted { release, .. } => (
-            None,
-            None,
-            format!("{} v{}", release.metadata.id, release.version),
-        ),
-        Event::StageStarted {
-            environment,
-            attempt,
-        } => (
-            Some(environment.to_string()),
-            None,
-            format!("attempt {attempt}"),
-        ),
-        Event::GateEvaluated {
-            environment,
-            gate,
-            position,
-            verdict,
-            ..
-        } => {
-            let v = match verdict {
-                GateVerdict::Pass { .. } => "pass",
-                GateVerdict::Fail { .. } => "fail",
-                GateVerdict::Wait { .. } => "wait",
-            };
-            let why: Vec<&str> = verdict
-                .reasons()
-                .iter()
-                .map(|x| x.message.as_str())
-                .collect();
-            (
-                Some(environment.to_string()),
-                None,
-                format!("{position:?} gate {gate}: {v} ({})", why.join("; ")).to_lowercase(),
-            )
-        }
-        Event::StepStarted { key, step } => {
-            let program = match key.program {
-                release_core::ledger::Program::Deploy => "",
-                release_core::ledger::Program::Rollback => "rollback ",
-            };
-            (
-                Some(key.environment.to_string()),
-                Some(key.component.to_string()),
-                format!("{program}step {}: {}", key.index + 1, step.label()),
-            )
-        }
-        Event::StepFailed { key, error } => (
-            Some(key.environment.to_string()),
-            Some(key.component.to_string()),
-            format!("step {} failed: {error}", key.index + 1),
-        ),
-        Event::AnalysisCompleted {
-            environment,
-            component,
-            analysis,
-            outcome,
-            measurements,
-        } => (
-            Some(environment.to_string()),
-            Some(component.to_string()),
-            format!(
-                "analysis {analysis}: {} [{}]",
-                format!("{outcome:?}").to_lowercase(),
-                measurements
-                    .iter()
-                    .map(|m| m.map_or_else(|| "no data".to_owned(), |v| v.to_string()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
-        Event::TriggerFired {
-            environment,
-            component,
-            trigger,
-            observed,
-        } => (
-            Some(environment.to_string()),
-            component.as_ref().map(ToString::to_string),
-            format!("trigger fired: {trigger} ({observed})"),
-        ),
-        Event::WatchStarted { environment, until } => (
-            Some(environment.to_string()),
-            None,
-            format!("watch window until {}", offset(start, *until)),
-        ),
-        Event::WatchCompleted { environment } => (
-            Some(environment.to_string()),
-            None,
-            "watch window passed".to_owned(),
-        ),
-        Event::Paused {
-            environment,
-            reason,
-        } => (
-            environment.as_ref().map(ToString::to_string),
-            None,
-            format!("paused: {reason}"),
-        ),
-        Event::OperatorActed { action, comment } => (
-            None,
-            None,
-            format!(
-                "{action} by {}{}",
-                r.actor,
-                comment
-                    .as_ref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        Event::RollbackStarted {
-            environment,
-            reason,
-        } => (
-            Some(environment.to_string()),
-            None,
-            format!("rollback: {reason}"),
-        ),
-        Event::RollbackCompleted { environment } => (
-            Some(environment.to_string()),
-            None,
-            "rolled back".to_owned(),
-        ),
-        Event::StageCompleted { environment } => (
-            Some(environment.to_string()),
-            None,
-            "stage completed".to_owned(),
-        ),
-        Event::ReleaseFinished { outcome } => (None, None, format!("release {outcome}")),
-        _ => return None,
-    };
-    Some(Line {
-        at: r.at,
-        offset: offset(start, r.at),
-        environment,
-        component,
-        event: r.event.type_name().to_owned(),
-        detail,
-    })
 }
 
 /// Parses `COMPONENT@ENV[:N]`.
@@ -373,38 +210,16 @@ pub fn simulate(
             });
         let memory = Arc::new(InMemoryTarget::new());
         let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-        let analyses = platform.analyses.clone();
-        let metrics = Arc::new(InMemoryMetrics::new().with_fn(move |q: &MetricQuery| {
-            analyses
-                .values()
-                .find(|t| t.metric.query == q.query)
-                .map(healthy_value)
-        }));
         let build = |target: Arc<dyn release_core::plugin::DeploymentTarget>| {
-            let mut builder = Engine::builder()
+            let builder = Engine::builder()
                 .ledger(ledger.clone())
                 .clock(Arc::new(TokioClock::new(start)))
-                .target("default", target.clone())
                 .router(Arc::new(InMemoryRouter::new()))
                 .secrets(Arc::new(SimulatedSecrets))
                 .options(EngineOptions::default().with_holder("simulator"));
-            let sources: std::collections::BTreeSet<String> = platform
-                .analyses
-                .values()
-                .map(|t| t.metric.source.clone())
-                .collect();
-            for source in sources {
-                builder = builder.metrics(source, metrics.clone());
-            }
             // One in-memory target stands in for every target the environments name.
-            let names: std::collections::BTreeSet<&String> = platform
-                .environments
-                .iter()
-                .flat_map(|e| e.targets.values())
-                .collect();
-            for name in names {
-                builder = builder.target(name.clone(), target.clone());
-            }
+            let mut builder =
+                with_healthy_metrics(with_target(builder, &platform, target), &platform);
             for s in strategies() {
                 builder = builder.strategy(s);
             }
@@ -473,13 +288,7 @@ pub fn simulate(
     } else {
         println!("Simulation of {} (virtual time)", report.release);
         for l in &report.timeline {
-            println!(
-                "{}  {:<11} {:<14} {}",
-                l.offset,
-                l.environment.as_deref().unwrap_or("-"),
-                l.component.as_deref().unwrap_or(""),
-                l.detail
-            );
+            println!("{}", render(&l.offset, l));
         }
         println!("\nRunning at the end:");
         for (env, components) in &report.running {

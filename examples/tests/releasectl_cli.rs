@@ -1,43 +1,11 @@
 //! releasectl's commands and exit codes (M5.2), run as a CI job would run them.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod releasectl_support;
 
-/// `cargo test` builds the examples next to the test binaries' directory.
-fn releasectl() -> Command {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = dir
-        .join("examples")
-        .join(format!("releasectl{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} not built; run `cargo test` from the workspace",
-        path.display()
-    );
-    let mut cmd = Command::new(path);
-    cmd.current_dir(root());
-    cmd
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use releasectl_support::{root, run_in};
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = releasectl().args(args).output().expect("runs");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    run_in(&root(), args)
 }
 
 #[test]

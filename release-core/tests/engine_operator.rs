@@ -324,3 +324,57 @@ async fn a_gate_that_names_its_opening_is_waited_for_when_the_host_allows() {
         .unwrap();
     assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
 }
+
+fn gated(gate: &str) -> Platform {
+    let text = PLATFORM.replace(
+        "{ name: develop, environments: [dev] }",
+        &format!("{{ name: develop, environments: [dev], {gate}: [ {{ approval: {{ rules: [ {{ count: 1 }} ] }} }} ] }}"),
+    );
+    match parse_str(&text, "p.yaml", Format::Yaml).unwrap().remove(0) {
+        Document::Platform(p) => p.value,
+        Document::Release(_) => unreachable!(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_while_waiting_at_an_entry_gate_ends_the_release_there() {
+    // covers M5.2: a CI job stopped at an approval; a later job aborts instead of approving.
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let p = gated("entry_gates");
+    let r = release("1.0.0");
+    let waiting = e.start(&p, &r, "ana@x").await.unwrap();
+    assert!(matches!(waiting, RunOutcome::Waiting { .. }), "{waiting:?}");
+    e.abort(r.id(), "tom@x", None).await.unwrap();
+    let outcome = e.resume(r.id(), "ana@x").await.unwrap();
+    assert_eq!(
+        outcome.outcome(),
+        Some(&Outcome::Aborted {
+            environment: Some("dev".into())
+        })
+    );
+    assert!(versions(&target, "dev").is_empty(), "nothing was deployed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_while_waiting_at_an_exit_gate_rolls_the_stage_back() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    baseline(&ledger, &target).await;
+    let e = engine(ledger.clone(), target.clone());
+    let p = gated("exit_gates");
+    let r = release("2.0.0");
+    let waiting = e.start(&p, &r, "ana@x").await.unwrap();
+    assert!(matches!(waiting, RunOutcome::Waiting { .. }), "{waiting:?}");
+    assert_eq!(versions(&target, "dev"), vec!["2.0.0", "2.0.0"]);
+    e.abort(r.id(), "tom@x", None).await.unwrap();
+    let outcome = e.resume(r.id(), "ana@x").await.unwrap();
+    assert_eq!(
+        outcome.outcome(),
+        Some(&Outcome::Aborted {
+            environment: Some("dev".into())
+        })
+    );
+    assert_eq!(versions(&target, "dev"), vec!["1.0.0", "1.0.0"]);
+}

@@ -502,6 +502,22 @@ impl Run {
                 pending.next();
                 continue;
             }
+            // An abort while the release waits at a gate (M5.2): at an entry gate nothing of
+            // this stage has run, so the release ends here; at an exit gate the stage rolls back.
+            if self.state(|s| s.abort_requested).await {
+                return match position {
+                    GatePosition::Entry => self
+                        .finish(Outcome::Aborted {
+                            environment: Some(env.clone()),
+                        })
+                        .await
+                        .map(Some),
+                    GatePosition::Exit => self
+                        .rollback(index, attempt, "aborted by an operator".to_owned(), true)
+                        .await
+                        .map(Some),
+                };
+            }
             let verdict = match self.inner.gates.get(&name) {
                 Some(gate) => {
                     let context = GateContext {
