@@ -174,10 +174,17 @@ impl Rig {
     }
 
     fn engine_with(&self, set: MigrationSet, notifier: Option<Arc<dyn Notifier>>) -> Engine {
+        self.engine_sets(&[set], notifier)
+    }
+
+    fn engine_sets(&self, sets: &[MigrationSet], notifier: Option<Arc<dyn Notifier>>) -> Engine {
         let builder = match notifier {
             Some(n) => Engine::builder().notifier(n),
             None => Engine::builder(),
         };
+        let builder = sets
+            .iter()
+            .fold(builder, |b, set| b.migrations("orders", set.clone()));
         builder
             .ledger(self.ledger.clone())
             .clock(Arc::new(TokioClock::new(start_time())))
@@ -187,7 +194,6 @@ impl Rig {
             .strategy(Arc::new(TestCanary))
             .backup("orders-db", self.db.clone())
             .migrator("orders-db", self.db.clone())
-            .migrations("orders", set)
             .options(
                 EngineOptions::default()
                     .with_holder("engine-a")
@@ -419,4 +425,72 @@ async fn a_stage_that_migrates_needs_its_set_migrator_and_backup() {
     }
     // Nothing was journaled or deployed.
     assert!(rig.target.versions("production").is_empty());
+}
+
+/// One engine ships two versions, each with the set its release pins (as the quickstart
+/// does); an unpinned release with two sets registered is refused before anything runs.
+#[tokio::test(start_paused = true)]
+async fn one_engine_applies_the_set_each_release_pins() {
+    let rig = Rig::new();
+    let engine = rig.engine_sets(&[full_set(), base_set()], None);
+    let r1 = release("1.0.0", base_set().digest());
+    let done = engine.start(&platform(), &r1, "ana@x").await.unwrap();
+    assert_eq!(done.outcome(), Some(&Outcome::Succeeded), "{done:?}");
+    assert_eq!(rig.columns(), ["id", "customer_id", "total_cents"]);
+    rig.metrics
+        .set("error_rate", ScopeMatcher::of("orders", "production"), 0.0);
+    let r2 = release("2.0.0", full_set().digest());
+    let done = engine.start(&platform(), &r2, "ana@x").await.unwrap();
+    assert_eq!(done.outcome(), Some(&Outcome::Succeeded), "{done:?}");
+    assert_eq!(
+        rig.columns(),
+        ["id", "customer_id", "total_cents", "total_eur"]
+    );
+    for (release, version, set) in [(&r1, 1, base_set()), (&r2, 2, full_set())] {
+        let journal = read_all(rig.ledger.as_ref(), release.id()).await.unwrap();
+        let data = data_events(&journal);
+        assert!(
+            matches!(
+                data.as_slice(),
+                [Event::BackupTaken { .. }, Event::MigrationApplied { applied, set_digest, .. }]
+                    if applied == &[version] && *set_digest == set.digest()
+            ),
+            "{data:#?}"
+        );
+    }
+
+    // Unpinned, the release could mean either set: refused, naming the field to pin.
+    let mut unpinned = release("3.0.0", full_set().digest());
+    for v in unpinned.components.values_mut() {
+        v.migrations = None;
+    }
+    let err = engine
+        .start(&platform(), &unpinned, "ana@x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 migration sets are registered for orders and the release pins none; pin the one it ships in `components.orders.migrations.digest`"),
+        "{err}"
+    );
+    // A pin matching neither set names the registered digests.
+    let other = MigrationSet::from_files(
+        SqlDialect::Sqlite,
+        [(
+            "db/V001__other.sql",
+            "-- +up\nCREATE TABLE x (id INTEGER);\n-- +down\nDROP TABLE x;\n",
+        )],
+    )
+    .unwrap();
+    let err = engine
+        .start(&platform(), &release("3.0.0", other.digest()), "ana@x")
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("none of the migration sets registered for orders")
+            && message.contains(&base_set().digest().to_string())
+            && message.contains(&full_set().digest().to_string()),
+        "{message}"
+    );
 }

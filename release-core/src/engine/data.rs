@@ -7,7 +7,8 @@
 //!   platform; the database is the environment's binding of `migrations.database`. The
 //!   migration set is the one registered with
 //!   [`EngineBuilder::migrations`](crate::engine::EngineBuilder::migrations); a release that pins a
-//!   digest must get exactly that set.
+//!   digest gets exactly the registered set with that digest (one engine can ship several
+//!   versions, each with its own set), an unpinned release the only registered set.
 //! - **When:** after the stage's locks (the database is a shared resource of the component,
 //!   so its lock is held) and its rollback plan, before its first wave. Old code still serves
 //!   while the new rolls out: validation refuses contract migrations under phased strategies.
@@ -30,6 +31,7 @@ use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::id::{ComponentId, EnvironmentName, SharedResourceId};
 use crate::ledger::{Event, Record};
+use crate::migration::MigrationSet;
 use crate::model::{Platform, Release};
 use crate::plan::Plan;
 use crate::plugin::{Backup, BackupRecord, BackupRequest, MigrateRequest, Migrator};
@@ -87,15 +89,8 @@ pub(super) fn check_registered(
     for index in 0..plan.stages.len() {
         for m in migrating(platform, plan, index) {
             let component = &m.component;
-            match inner.migration_sets.get(component) {
-                None => missing.push(format!(
-                    "component {component} declares migrations but no migration set is registered; add it with `.migrations(\"{component}\", MigrationSet::load(..)?)`"
-                )),
-                Some(set) => {
-                    if let Some(problem) = pin_mismatch(release, component, set.digest()) {
-                        missing.push(problem);
-                    }
-                }
+            if let Err(problem) = set_for(&inner.migration_sets, release, component) {
+                missing.push(problem);
             }
             if lookup(&inner.migrators, &m.resource, &m.declared).is_none() {
                 missing.push(format!(
@@ -113,22 +108,47 @@ pub(super) fn check_registered(
     }
 }
 
-fn pin_mismatch(
+/// The set a release of `component` applies: the registered set with the digest the release
+/// pins, or the only registered set of an unpinned release. `Err` says what is missing and
+/// how to fix it.
+fn set_for<'a>(
+    sets: &'a std::collections::BTreeMap<ComponentId, Vec<MigrationSet>>,
     release: &Release,
     component: &ComponentId,
-    digest: crate::digest::Sha256Digest,
-) -> Option<String> {
+) -> std::result::Result<&'a MigrationSet, String> {
+    let registered = sets.get(component).map(Vec::as_slice).unwrap_or_default();
     let pinned = release
         .components
-        .get(component)?
-        .migrations
-        .as_ref()?
-        .digest?;
-    (pinned != digest).then(|| {
-        format!(
-            "the migration set registered for {component} has digest {digest}, but the release pins {pinned}; register the pinned files"
-        )
-    })
+        .get(component)
+        .and_then(|v| v.migrations.as_ref())
+        .and_then(|m| m.digest);
+    match (pinned, registered) {
+        (_, []) => Err(format!(
+            "component {component} declares migrations but no migration set is registered; add it with `.migrations(\"{component}\", MigrationSet::load(..)?)`"
+        )),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(format!(
+            "{} migration sets are registered for {component} and the release pins none; pin the one it ships in `components.{component}.migrations.digest`",
+            registered.len()
+        )),
+        (Some(pinned), [only]) if only.digest() != pinned => Err(format!(
+            "the migration set registered for {component} has digest {}, but the release pins {pinned}; register the pinned files",
+            only.digest()
+        )),
+        (Some(pinned), _) => registered
+            .iter()
+            .find(|s| s.digest() == pinned)
+            .ok_or_else(|| {
+                format!(
+                    "none of the migration sets registered for {component} ({}) has the digest {pinned} the release pins; register the pinned files",
+                    registered
+                        .iter()
+                        .map(|s| s.digest().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
+    }
 }
 
 fn backups_of(
@@ -159,19 +179,19 @@ impl Run {
         let taken = backups_of(&records, &env, attempt);
         for m in migrating(&self.platform, &self.plan, index) {
             let component = &m.component;
-            let (Some(set), Some(migrator), Some(backup)) = (
-                self.inner.migration_sets.get(component),
+            let set = match set_for(&self.inner.migration_sets, &self.release, component) {
+                Ok(set) => set,
+                Err(problem) => return Ok(Some(problem)),
+            };
+            let (Some(migrator), Some(backup)) = (
                 lookup(&self.inner.migrators, &m.resource, &m.declared),
                 lookup(&self.inner.backups, &m.resource, &m.declared),
             ) else {
                 return Ok(Some(format!(
-                    "{component}: the migration set, migrator or backup for {} is not registered",
+                    "{component}: the migrator or backup for {} is not registered",
                     m.resource
                 )));
             };
-            if let Some(problem) = pin_mismatch(&self.release, component, set.digest()) {
-                return Ok(Some(problem));
-            }
             if !taken.iter().any(|(c, _)| c == component) {
                 let request = BackupRequest::new(env.clone(), m.resource.as_str());
                 let now = self.inner.clock.now();

@@ -196,7 +196,7 @@ pub(crate) struct Inner {
     pub options: EngineOptions,
     pub backups: BTreeMap<String, Arc<dyn Backup>>,
     pub migrators: BTreeMap<String, Arc<dyn Migrator>>,
-    pub migration_sets: BTreeMap<ComponentId, MigrationSet>,
+    pub migration_sets: BTreeMap<ComponentId, Vec<MigrationSet>>,
 }
 
 /// The release engine. Cheap to clone; every clone drives the same plugins.
@@ -234,7 +234,7 @@ pub struct EngineBuilder {
     options: EngineOptions,
     backups: BTreeMap<String, Arc<dyn Backup>>,
     migrators: BTreeMap<String, Arc<dyn Migrator>>,
-    migration_sets: BTreeMap<ComponentId, MigrationSet>,
+    migration_sets: BTreeMap<ComponentId, Vec<MigrationSet>>,
 }
 
 impl Default for EngineBuilder {
@@ -337,10 +337,17 @@ impl EngineBuilder {
         self
     }
 
-    /// The migration set a component's release applies (register the same set again before
-    /// resuming; a release that pins a digest gets exactly that set).
+    /// A migration set a component's releases apply (register the same set again before
+    /// resuming). Register one set per shipped version when releases of several versions
+    /// run on one engine (as Flyway or Octopus keep the scripts with each package): a release
+    /// that pins a digest (`components.<id>.migrations.digest`) gets exactly the set with
+    /// that digest; an unpinned release needs exactly one registered set. Registering the
+    /// same set twice keeps one.
     pub fn migrations(mut self, component: impl Into<ComponentId>, set: MigrationSet) -> Self {
-        self.migration_sets.insert(component.into(), set);
+        let sets = self.migration_sets.entry(component.into()).or_default();
+        if !sets.iter().any(|s| s.digest() == set.digest()) {
+            sets.push(set);
+        }
         self
     }
 
