@@ -2,7 +2,8 @@
 //! local-process target after verifying digest and provenance.
 //!
 //! An artifact is a tar archive of the demo program (this very executable, which serves when
-//! started as `demo-service serve`) and its `build.json`. Archive headers are fixed (mtime 0,
+//! started as `demo-service serve`), its `build.json` and, for orders-api, the database
+//! migrations of its version under `db/` (as Flyway or Octopus ship scripts in the package). Archive headers are fixed (mtime 0,
 //! uid/gid 0, sorted members), so the same program gives the same digest.
 
 use std::path::{Path, PathBuf};
@@ -29,13 +30,24 @@ pub struct Built {
     pub envelope: Envelope,
 }
 
-fn tar_of(program: &[u8], build: &Build) -> std::io::Result<Vec<u8>> {
+fn tar_of(
+    program: &[u8],
+    build: &Build,
+    migrations: &[(String, Vec<u8>)],
+) -> std::io::Result<Vec<u8>> {
     let json = serde_json::to_vec_pretty(build).map_err(std::io::Error::other)?;
+    let mut members: Vec<(String, &[u8], u32)> = vec![
+        ("build.json".to_owned(), &json[..], 0o644),
+        ("demo-service".to_owned(), program, 0o755),
+    ];
+    members.extend(
+        migrations
+            .iter()
+            .map(|(name, bytes)| (format!("db/{name}"), &bytes[..], 0o644)),
+    );
+    members.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = tar::Builder::new(Vec::new());
-    for (name, bytes, mode) in [
-        ("build.json", &json[..], 0o644),
-        ("demo-service", program, 0o755),
-    ] {
+    for (name, bytes, mode) in members {
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(mode);
@@ -48,11 +60,38 @@ fn tar_of(program: &[u8], build: &Build) -> std::io::Result<Vec<u8>> {
     out.into_inner()
 }
 
+/// The migration files (`V<n>__name.sql`) of `dir` up to version `up_to`, by name: what a
+/// build of that version carries.
+fn migrations_up_to(dir: &Path, up_to: u64) -> Result<Vec<(String, Vec<u8>)>, String> {
+    if up_to == 0 {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let version = name
+            .strip_prefix('V')
+            .and_then(|rest| rest.split_once("__"))
+            .and_then(|(v, _)| v.parse::<u64>().ok());
+        if version.is_some_and(|v| v <= up_to) {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            files.push((name, bytes));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Builds, publishes and attests every build; provenance goes to `provenance_dir`.
 pub async fn build_all(
     store: &FsArtifactStore,
     key: &SigningKey,
-    builds: &[Build],
+    builds: &[(Build, u64)],
+    migrations_dir: &Path,
     provenance_dir: &Path,
 ) -> Result<Vec<Built>, String> {
     let exe = std::env::current_exe().map_err(|e| format!("the quickstart's own path: {e}"))?;
@@ -60,9 +99,10 @@ pub async fn build_all(
     std::fs::create_dir_all(provenance_dir)
         .map_err(|e| format!("{}: {e}", provenance_dir.display()))?;
     let mut built = Vec::new();
-    for build in builds {
-        let bytes =
-            tar_of(&program, build).map_err(|e| format!("packing {}: {e}", build.component))?;
+    for (build, schema) in builds {
+        let migrations = migrations_up_to(migrations_dir, *schema)?;
+        let bytes = tar_of(&program, build, &migrations)
+            .map_err(|e| format!("packing {}: {e}", build.component))?;
         let id = ArtifactId::new(build.component.as_str(), build.version.as_str());
         let meta = BuildMetadata::new(
             format!("demo-{}-{}", build.component, build.version),

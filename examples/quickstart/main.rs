@@ -4,18 +4,26 @@
 //! Rust toolchain:
 //!
 //! 1. builds the demo HTTP service into versioned artifacts (orders-api 1.0.0, 2.0.0 and a
-//!    3.0.0 whose error rate is high; web 1.0.0 and 2.0.0), stores them in the filesystem
-//!    store, and signs in-toto/SLSA provenance for each;
+//!    3.0.0 whose error rate is high; web 1.0.0 and 2.0.0), each orders-api build carrying
+//!    its database migrations, stores them in the filesystem store, and signs in-toto/SLSA
+//!    provenance for each;
 //! 2. loads the manifests in `examples/manifests/quickstart/` (two components over dev →
-//!    staging → production, change requests, owners, rollback criteria), validates them,
-//!    verifies every artifact's provenance and unpacks it for the local-process target;
+//!    staging → production, a SQLite orders database per environment, change requests,
+//!    owners, rollback criteria), validates them, verifies every artifact's provenance and
+//!    unpacks it for the local-process target, and pins each release to the migration set
+//!    inside its artifact;
 //! 3. ships 2026.12.0 and 2026.12.1 through the lifecycle on real OS processes: staging's
 //!    sign-offs and test evidence and production's approval are given by named people, the
+//!    migrations are rehearsed on a clone of production's database before production (the
+//!    `migration_rehearsal` gate), every database is backed up before it is migrated, and the
 //!    orders-api canary in production runs behind the weighted HTTP router with real
 //!    generated traffic and is judged on the router's error rate, then promoted;
-//! 4. ships 2026.12.2: its canary fails the analysis and traffic goes back to 2.0.0;
+//! 4. ships 2026.12.2: its canary fails the analysis, traffic goes back to 2.0.0, and
+//!    production's orders database, which 3.0.0's migration rewrote, is restored from the
+//!    pre-deployment backup and checked against its digest; the rollback is announced and
+//!    an RCA opened;
 //! 5. writes everything under one output folder it prints: the SQLite ledger, the verified
-//!    audit export of each release and a summary.
+//!    audit export of each release, the closure outputs and a summary.
 //!
 //! The executable is also the demo service: the artifacts carry a copy of it, and the
 //! local-process target starts it as `demo-service serve`.
@@ -26,6 +34,7 @@
 mod artifacts;
 mod chat;
 mod closure;
+mod data;
 mod people;
 mod traffic;
 
@@ -124,20 +133,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// The builds of the demo service.
-fn builds() -> Vec<Build> {
-    let b = |component: &str, version: &str, error_every: u64| Build {
-        component: component.to_owned(),
-        version: version.to_owned(),
-        error_every,
+/// The builds of the demo service, each with the last database migration it carries.
+fn builds() -> Vec<(Build, u64)> {
+    let b = |component: &str, version: &str, error_every: u64, schema: u64| {
+        let build = Build {
+            component: component.to_owned(),
+            version: version.to_owned(),
+            error_every,
+        };
+        (build, schema)
     };
     vec![
-        b("orders-api", "1.0.0", 0),
-        b("orders-api", "2.0.0", 0),
-        // The bad build: one request in two fails.
-        b("orders-api", "3.0.0", 2),
-        b("web", "1.0.0", 0),
-        b("web", "2.0.0", 0),
+        b("orders-api", "1.0.0", 0, 1),
+        b("orders-api", "2.0.0", 0, 2),
+        // The bad build: one checkout in two fails.
+        b("orders-api", "3.0.0", 2, 3),
+        b("web", "1.0.0", 0, 0),
+        b("web", "2.0.0", 0, 0),
     ]
 }
 
@@ -155,6 +167,8 @@ struct Summary {
     inventory_production: Vec<DeploymentRow>,
     /// Root-cause analyses opened by rollbacks.
     rcas: Vec<String>,
+    /// environment → what its orders database holds at the end.
+    databases: BTreeMap<String, data::DatabaseState>,
     seconds: f64,
 }
 
@@ -170,6 +184,18 @@ struct ReleaseSummary {
 fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{spinner} {prefix:>14} {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// `V001, V002`: migration versions as their files name them.
+fn versions(applied: &[u64]) -> String {
+    if applied.is_empty() {
+        return "none".to_owned();
+    }
+    applied
+        .iter()
+        .map(|v| format!("V{v:03}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A short line for the progress bar, from one journal record.
@@ -205,6 +231,36 @@ fn describe(record: &Record) -> Option<String> {
         } => {
             format!("{environment}: ROLLING BACK: {reason}")
         }
+        Event::BackupTaken {
+            environment,
+            record,
+            ..
+        } => format!(
+            "{environment}: backed up {} before migrating",
+            record.request.resource
+        ),
+        Event::MigrationApplied {
+            environment,
+            resource,
+            applied,
+            ..
+        } => format!(
+            "{environment}: {resource} migrated (applied {})",
+            versions(applied)
+        ),
+        Event::DataRestored {
+            environment,
+            resource,
+            verified,
+            ..
+        } => format!(
+            "{environment}: {resource} restored from the pre-deployment backup ({})",
+            if *verified {
+                "digest verified"
+            } else {
+                "DIGEST MISMATCH"
+            }
+        ),
         Event::WatchStarted { environment, .. } => format!("{environment}: watching"),
         Event::StageCompleted { environment } => format!("{environment}: stage completed"),
         _ => return None,
@@ -252,7 +308,15 @@ async fn quickstart() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // The builder's key: fixed here so runs are reproducible; a real builder keeps it secret.
     let key = SigningKey::from_bytes(&[42; 32]);
-    let built = artifacts::build_all(&store, &key, &builds(), &out.join("provenance")).await?;
+    let dir = workspace().join("examples/manifests/quickstart");
+    let built = artifacts::build_all(
+        &store,
+        &key,
+        &builds(),
+        &dir.join("db"),
+        &out.join("provenance"),
+    )
+    .await?;
     for b in &built {
         say(format!(
             "{} {}: {} (provenance signed)",
@@ -264,7 +328,6 @@ async fn quickstart() -> Result<(), String> {
 
     // 2. Manifests, validated; artifacts verified and unpacked.
     heading("2. loading, validating and planning the manifests".to_owned());
-    let dir = workspace().join("examples/manifests/quickstart");
     let set = ManifestSet::load(&[dir.join("shop.yaml"), dir.join("releases.yaml")]).map_err(
         |errors| {
             errors
@@ -280,6 +343,18 @@ async fn quickstart() -> Result<(), String> {
         .first()
         .map(|p| p.value.clone())
         .ok_or("no platform in the quickstart manifests")?;
+    let policy = VerificationPolicy::new([key.verifying_key()]).with_builder(artifacts::BUILDER);
+    let mut data = data::Data::open(&out, &platform)?;
+    for b in &built {
+        let unpacked = artifacts::unpack(&store, &policy, b, &target_root).await?;
+        if b.build.component == data::COMPONENT {
+            data.add_set(&b.build.version, &unpacked)?;
+        }
+    }
+    say(format!(
+        "{} artifacts verified (digest + provenance) and unpacked",
+        built.len()
+    ));
     let mut releases: Vec<Release> = set.releases.iter().map(|r| r.value.clone()).collect();
     for release in &mut releases {
         for (component, v) in &mut release.components {
@@ -292,6 +367,24 @@ async fn quickstart() -> Result<(), String> {
                 .ok_or_else(|| format!("no artifact built for {component} {}", v.version))?;
             v.artifact = Some(b.reference.clone());
         }
+        // The migrations the artifact carries, pinned and validated (expand/contract, M8.2).
+        data.pin(release)?;
+        let shipped = release
+            .components
+            .get(data::COMPONENT)
+            .and_then(|v| data.sets.get(&v.version.to_string()));
+        if let Some(shipped) = shipped {
+            let options =
+                ValidateOptions::default().migration_set(data::COMPONENT, shipped.clone());
+            let violations = release_core::validate::validate_release(&platform, release, &options);
+            if !violations.is_empty() {
+                return Err(violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"));
+            }
+        }
         let plan = release_core::plan::plan_release(
             &platform,
             release,
@@ -299,7 +392,7 @@ async fn quickstart() -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
         say(format!(
-            "{}: {} stages, critical path {}",
+            "{}: {} stages, critical path {}{}",
             release.id(),
             plan.stages.len(),
             plan.critical_path
@@ -307,17 +400,13 @@ async fn quickstart() -> Result<(), String> {
                 .iter()
                 .map(|c| c.as_str())
                 .collect::<Vec<_>>()
-                .join(" → ")
+                .join(" → "),
+            shipped.map_or_else(String::new, |s| format!(
+                ", migrations {} pinned",
+                &s.digest().to_string()[..19]
+            ))
         ));
     }
-    let policy = VerificationPolicy::new([key.verifying_key()]).with_builder(artifacts::BUILDER);
-    for b in &built {
-        artifacts::unpack(&store, &policy, b, &target_root).await?;
-    }
-    say(format!(
-        "{} artifacts verified (digest + provenance) and unpacked",
-        built.len()
-    ));
 
     // 3. The real parts: SQLite ledger, local processes, weighted router, HTTP probes.
     let ledger: Arc<dyn Ledger> = Arc::new(
@@ -393,7 +482,7 @@ async fn quickstart() -> Result<(), String> {
                 .with_poll_interval(Duration::from_millis(200))
                 .with_progress_deadline(Duration::from_secs(60)),
         );
-    let builder = release_strategies::register(builder);
+    let builder = data.register(release_strategies::register(builder));
     let engine = release_gates::promotion::register(builder, &people::roles())
         .build()
         .map_err(|e| e.to_string())?;
@@ -429,7 +518,23 @@ async fn quickstart() -> Result<(), String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let outcome = people::ship(&engine, &ledger, &clock, &platform, release, &say).await?;
+        let outcome =
+            people::ship(&engine, &ledger, &clock, &platform, release, &data, &say).await?;
+        // What happened to the data, from the journal: backups, migrations, restores.
+        let journal = read_all(ledger.as_ref(), release.id())
+            .await
+            .map_err(|e| e.to_string())?;
+        for record in &journal {
+            if matches!(
+                record.event,
+                Event::BackupTaken { .. }
+                    | Event::MigrationApplied { .. }
+                    | Event::DataRestored { .. }
+            ) && let Some(line) = describe(record)
+            {
+                say(line);
+            }
+        }
         say(format!(
             "{}: {}",
             release.id(),
@@ -437,6 +542,10 @@ async fn quickstart() -> Result<(), String> {
                 .outcome()
                 .map_or_else(|| format!("{outcome:?}"), ToString::to_string)
         ));
+        if n == 0 && outcome.outcome() == Some(&Outcome::Succeeded) {
+            data.place_orders()?;
+            say("customers placed 4 orders in each environment's orders database".to_owned());
+        }
         outcomes.push(outcome);
     }
     let tally = traffic.stop().await;
@@ -556,6 +665,7 @@ async fn quickstart() -> Result<(), String> {
         announcements,
         inventory_production,
         rcas: rca_lines,
+        databases: data.states()?,
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = out.join("summary.json");
@@ -585,6 +695,14 @@ async fn quickstart() -> Result<(), String> {
             row.version,
             row.since.format("%H:%M:%S"),
             row.release
+        );
+    }
+    println!("The orders database (migrations applied; columns of orders):");
+    for (env, db) in &summary.databases {
+        println!(
+            "  {env:<11} {}; {}",
+            versions(&db.applied),
+            db.order_columns.join(", ")
         );
     }
     println!("Releases:");

@@ -1,7 +1,8 @@
 //! The team: whenever a release waits for people, named people act as a real team would.
 //! QA and the business owner sign off staging (they wrote none of the changes), CI records
-//! the test results, and a release manager other than the one who started the release
-//! approves production (M4.6, M5.2).
+//! the test results and rehearses the database migrations on a clone of production's data,
+//! and a release manager other than the one who started the release approves production
+//! (M4.5, M4.6, M5.2).
 
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ use release_core::plugin::Clock;
 use release_gates::promotion::GatesConfig;
 use release_gates::promotion::evidence::{SignOff, evidence_draft};
 use release_gates::promotion::junit::JunitReport;
+
+use crate::data::Data;
 
 /// Who starts releases.
 pub const STARTER: &str = "ana@shop.example";
@@ -39,6 +42,7 @@ pub async fn ship(
     clock: &Arc<dyn Clock>,
     platform: &Platform,
     release: &Release,
+    data: &Data,
     say: &dyn Fn(String),
 ) -> Result<RunOutcome, String> {
     let mut outcome = engine
@@ -92,6 +96,30 @@ pub async fn ship(
                 .await
                 .map_err(|e| e.to_string())?;
             say(format!("{env}: CI recorded 412 of 412 tests passed"));
+        } else if reason.contains("`migration_rehearsal`") {
+            // CI rehearses the pinned migration set on a clone of the environment's database
+            // and records the report, passed or not: the gate judges it.
+            let report = data
+                .rehearse(platform, release, env.as_str(), clock.now())
+                .await?;
+            let draft = evidence_draft(
+                release.id().clone(),
+                clock.now(),
+                "ci@shop.example",
+                Some(env.clone()),
+                &report,
+            );
+            ledger
+                .append(draft, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            say(format!(
+                "{env}: CI rehearsed the migrations on a clone of {}: {} ({} checks, down restores the original: {})",
+                report.resource,
+                if report.passed() { "passed" } else { "FAILED" },
+                report.checks.len(),
+                report.restored_digest == Some(report.original_digest)
+            ));
         } else if reason.contains("`approval`") {
             engine
                 .approve(

@@ -189,6 +189,87 @@ async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_productio
     );
     assert!(dir.join("pain-points.md").is_file());
 
+    // Data (M2.6, M4.5, M8.1, M8.5): dev and staging keep 3.0.0's migration; production's
+    // orders database is back as it was before 2026.12.2, byte for byte by its digest.
+    let databases = &summary["databases"];
+    for (env, applied, last_column) in [
+        ("dev", vec![1, 2, 3], "total_cents"),
+        ("staging", vec![1, 2, 3], "total_cents"),
+        ("production", vec![1, 2], "note"),
+    ] {
+        let db = &databases[env];
+        let got: Vec<u64> = serde_json::from_value(db["applied"].clone()).unwrap();
+        assert_eq!(got, applied, "{env}");
+        let columns = db["order_columns"].as_array().unwrap();
+        assert_eq!(
+            columns.last().and_then(|c| c.as_str()),
+            Some(last_column),
+            "{env}"
+        );
+        assert_eq!(db["orders"], 4, "{env}: no order lost");
+    }
+    let data_in = |records: &[release_core::ledger::Record], env: &str| -> Vec<Event> {
+        records
+            .iter()
+            .filter(|r| {
+                matches!(&r.event,
+                    Event::BackupTaken { environment, .. }
+                    | Event::MigrationApplied { environment, .. }
+                    | Event::DataRestored { environment, .. } if environment.as_str() == env)
+            })
+            .map(|r| r.event.clone())
+            .collect()
+    };
+    let Some(Event::DataRestored {
+        expected,
+        restored,
+        verified: true,
+        ..
+    }) = data_in(&bad, "production").last().cloned()
+    else {
+        panic!(
+            "production's data was restored: {:#?}",
+            data_in(&bad, "production")
+        );
+    };
+    assert_eq!(restored, Some(expected));
+    let production_db = release_adapters::migrations::SqliteDatabaseConfig::new(
+        dir.join("data").join("orders-production.db"),
+        dir.join("backups").join("production"),
+    )
+    .build()
+    .unwrap();
+    assert_eq!(production_db.digest().await.unwrap(), expected);
+    assert!(
+        matches!(
+            data_in(&bad, "production").as_slice(),
+            [Event::BackupTaken { record, .. }, Event::MigrationApplied { applied, .. }, Event::DataRestored { backup, .. }]
+                if applied == &[3] && *backup == record.id
+        ),
+        "{:#?}",
+        data_in(&bad, "production")
+    );
+    // Each release's production migration was rehearsed on a clone first (the gate's
+    // evidence), and backed up before the first deploy step.
+    for id in &ids {
+        let records = read_all(&ledger, id).await.unwrap();
+        let at = |f: &dyn Fn(&Event) -> bool| records.iter().position(|r| f(&r.event));
+        let rehearsed = at(&|e| {
+            matches!(e, Event::EvidenceRecorded { kind, environment: Some(env), .. }
+                if kind == "migration_rehearsal" && env.as_str() == "production")
+        })
+        .expect("a rehearsal report for production");
+        let backed_up = at(&|e| {
+            matches!(e, Event::BackupTaken { environment, .. } if environment.as_str() == "production")
+        })
+        .expect("a backup of production's database");
+        let deployed = at(&|e| {
+            matches!(e, Event::StepStarted { key, .. } if key.environment.as_str() == "production")
+        })
+        .unwrap();
+        assert!(rehearsed < backed_up && backed_up < deployed, "{id}");
+    }
+
     // Every artifact carries signed provenance.
     for name in [
         "orders-api-1.0.0",
