@@ -230,6 +230,30 @@ pub enum Command {
         #[command(flatten)]
         decision: Decision,
     },
+    /// Journal a sign-off for an environment's `sign_off` gate (M4.6): `--as` signs for
+    /// `--role`; `resume` then continues.
+    SignOff {
+        /// The environment signed off.
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// The role signed for (`qa-lead`, `business-owner`); the `--roles` file given to
+        /// `run` says who holds it.
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
+    /// Journal a JUnit XML test report as evidence for an environment's `junit` gate (M4.4),
+    /// as a CI job does after its tests; `resume` then continues.
+    TestReport {
+        /// The JUnit XML file.
+        file: PathBuf,
+        /// The environment the tests ran against.
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
     /// Journal a promotion: a step paused until promoted, or an inconclusive analysis, counts
     /// as done (Argo Rollouts' `promote`); `resume` then continues.
     Promote {

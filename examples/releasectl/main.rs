@@ -175,6 +175,16 @@ fn main() -> ExitCode {
             json,
         } => pipeline::status(release.release.as_deref(), &state.state, json),
         Command::Approve { env, decision } => decide(Act::Approve, Some(&env), decision),
+        Command::SignOff {
+            env,
+            role,
+            decision,
+        } => decide(Act::SignOff(role), Some(&env), decision),
+        Command::TestReport {
+            file,
+            env,
+            decision,
+        } => decide(Act::TestReport(file), Some(&env), decision),
         Command::Reject { env, decision } => decide(Act::Reject, Some(&env), decision),
         Command::Promote { decision } => decide(Act::Promote, None, decision),
         Command::Abort { decision } => decide(Act::Abort, None, decision),

@@ -1,5 +1,5 @@
 //! The commands that drive a release across CI jobs: `run`, `resume`, `status`, `approve`,
-//! `reject`, `promote`, `abort` and `rollback`.
+//! `reject`, `sign-off`, `test-report`, `promote`, `abort` and `rollback`.
 //!
 //! Decisions:
 //! - `run` starts the release named by `--release` (or the only `Release` document in the
@@ -8,7 +8,11 @@
 //!   journaled ones, it refuses (a changed release needs a new release id). A finished
 //!   release is not run again; `run` reports how it ended, with its exit code.
 //! - `approve`/`reject`/`promote`/`abort` only journal the operator's decision (any job, any
-//!   time, even while another job runs the release); `resume` acts on it. `rollback` is
+//!   time, even while another job runs the release); `resume` acts on it. `sign-off` and
+//!   `test-report` journal gate evidence the same way (a sign-off by `--as` for `--role`; a
+//!   JUnit XML file, parsed first, so a file that is not JUnit is invalid input and journals
+//!   nothing) — what a GitLab job with `artifacts:reports:junit` or a Jenkins `junit` step
+//!   would hand over. `rollback` is
 //!   `abort` plus `resume` to the end: exit 0 once the stage is back on what ran before.
 //!   A release that already ended cannot be rolled back by the engine (its stages completed
 //!   or were already rolled back): run the previous release again instead, which the engine's
@@ -24,6 +28,8 @@ use release_core::engine::{ReleaseState, RunOutcome, StepState};
 use release_core::id::EnvironmentName;
 use release_core::ledger::{Decision, Event, Outcome, Record};
 use release_core::model::{Platform, Release, ReleaseId};
+use release_gates::promotion::evidence::{EvidencePayload, SignOff};
+use release_gates::promotion::junit::JunitReport;
 use serde::Serialize;
 
 use crate::Exit;
@@ -102,7 +108,15 @@ fn print_line(r: &Record) {
 fn next_steps(release: &ReleaseId, state: &Path, waiting: &Waiting) -> String {
     let state = state.display();
     let env = waiting.environment.as_deref().unwrap_or("ENV");
-    if waiting.reason.contains("`approval`") {
+    if waiting.reason.contains("`sign_off`") {
+        format!(
+            "next: releasectl sign-off --state {state} --release {release} --env {env} --role <role> --as <person> (one per required role), then releasectl resume --state {state} --release {release}"
+        )
+    } else if waiting.reason.contains("`junit`") {
+        format!(
+            "next: releasectl test-report <junit.xml> --state {state} --release {release} --env {env} --as <ci>, then releasectl resume --state {state} --release {release}"
+        )
+    } else if waiting.reason.contains("`approval`") {
         format!(
             "next: releasectl approve --state {state} --release {release} --env {env} --as <approver>, then releasectl resume --state {state} --release {release}"
         )
@@ -474,15 +488,36 @@ async fn journaled(
 }
 
 /// An operator decision: what to journal.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Act {
     Approve,
     Reject,
     Promote,
     Abort,
+    /// A sign-off for this role.
+    SignOff(String),
+    /// The JUnit XML report in this file.
+    TestReport(PathBuf),
 }
 
-/// `approve`, `reject`, `promote`, `abort`: journal the decision; `resume` acts on it.
+/// Journals gate evidence in the format its gate reads.
+async fn record<P: EvidencePayload>(
+    engine: &release_core::engine::Engine,
+    id: &ReleaseId,
+    operator: &str,
+    env: &EnvironmentName,
+    payload: &P,
+) -> Result<(), Failure> {
+    let value = serde_json::to_value(payload)
+        .map_err(|e| Failure::invalid(format!("the evidence cannot be written as JSON: {e}")))?;
+    engine
+        .record_evidence(id, operator, P::KIND, Some(env.clone()), value)
+        .await?;
+    Ok(())
+}
+
+/// `approve`, `reject`, `promote`, `abort`, `sign-off`, `test-report`: journal the decision
+/// or the evidence; `resume` acts on it.
 pub(crate) fn act(
     act: Act,
     release: Option<&str>,
@@ -512,7 +547,7 @@ pub(crate) fn act(
                 }
                 Ok(EnvironmentName::from(env))
             };
-            let (word, env_name) = match act {
+            let (word, env_name) = match &act {
                 Act::Approve => {
                     let env = environment()?;
                     engine.approve(&id, &env, operator, comment.clone()).await?;
@@ -530,6 +565,29 @@ pub(crate) fn act(
                 Act::Abort => {
                     engine.abort(&id, operator, comment.clone()).await?;
                     ("abort", None)
+                }
+                Act::SignOff(role) => {
+                    let env = environment()?;
+                    let sign = SignOff {
+                        role: role.as_str().into(),
+                        person: operator.into(),
+                        comment: comment.clone(),
+                    };
+                    record(engine, &id, operator, &env, &sign).await?;
+                    ("sign-off", Some(env))
+                }
+                Act::TestReport(file) => {
+                    let env = environment()?;
+                    let xml = std::fs::read_to_string(file).map_err(|e| {
+                        Failure::invalid(format!(
+                            "cannot read the test report {}: {e}; pass the JUnit XML file the tests wrote",
+                            file.display()
+                        ))
+                    })?;
+                    let report = JunitReport::parse(&file.display().to_string(), &xml)
+                        .map_err(|e| Failure::invalid(e.to_string()))?;
+                    record(engine, &id, operator, &env, &report).await?;
+                    ("test-report", Some(env))
                 }
             };
             let last = release_core::ledger::read_all(host.ledger.as_ref(), &id).await?;
@@ -549,7 +607,7 @@ pub(crate) fn act(
             } else {
                 let target = env_name.map(|e| format!(" for {e}")).unwrap_or_default();
                 println!("{word} of {id}{target} by {operator} journaled as record {seq}");
-                let then = match act {
+                let then = match &act {
                     Act::Abort => "a running releasectl rolls back at its next step boundary; otherwise `releasectl rollback` (or `resume`) carries it out",
                     _ => "`releasectl resume` continues the release",
                 };

@@ -605,3 +605,169 @@ fn rollback_aborts_and_carries_the_rollback_out_with_exit_0() {
     assert!(out.contains("abort by ops: customer escalation"), "{out}");
     assert!(out.contains("**Outcome:** aborted"), "{out}");
 }
+
+/// A workspace whose `ci.yaml` gives staging these exit gates, with a roles file and two
+/// JUnit reports (`passing.xml`, `failing.xml`); `ci-1.0.0` is started on the simulated
+/// target and waits in staging (exit 4). Returns the workspace and `run`'s stdout.
+fn gated(exit_gates: &str, roles: &str) -> (Workspace, String) {
+    let ws = Workspace::new();
+    let manifest = std::fs::read_to_string(ci_manifest()).unwrap().replace(
+        "- { name: verify, environments: [staging] }",
+        &format!("- {{ name: verify, environments: [staging], exit_gates: {exit_gates} }}"),
+    );
+    assert!(manifest.contains("exit_gates"));
+    std::fs::write(ws.path().join("ci.yaml"), manifest).unwrap();
+    std::fs::write(ws.path().join("roles.yaml"), roles).unwrap();
+    for (file, failures) in [("passing.xml", 0), ("failing.xml", 1)] {
+        std::fs::write(
+            ws.path().join(file),
+            format!(r#"<testsuite name="checkout" tests="10" failures="{failures}" errors="0" skipped="0"/>"#),
+        )
+        .unwrap();
+    }
+    let (code, out, err) = ws.run(&[
+        "run",
+        "ci.yaml",
+        "--release",
+        "ci-1.0.0",
+        "--state",
+        "s",
+        "--target",
+        "simulated",
+        "--roles",
+        "roles.yaml",
+        "--as",
+        "ci-bot",
+    ]);
+    assert_eq!(code, 4, "{out}{err}");
+    (ws, out)
+}
+
+/// Staging's exit gates want sign-offs from QA and the business owner and a passing JUnit
+/// report: CI jobs journal them with `sign-off` and `test-report`; a failing report fails
+/// the gate (M4.4, M4.6, M5.2).
+#[test]
+fn sign_offs_and_test_reports_recorded_by_ci_jobs_are_judged_by_staging_s_exit_gates() {
+    let (ws, out) = gated(
+        "[ { sign_off: { roles: [qa-lead, business-owner] } }, { junit: { min_pass_rate: 100% } } ]",
+        "roles:\n  mia@shop.example: [qa-lead]\n  omar@shop.example: [business-owner]\n",
+    );
+    assert!(out.contains("next: releasectl sign-off --state "), "{out}");
+    let (code, out, _) = ws.run(&["status", "--state", "s", "--json"]);
+    assert_eq!(
+        (code, &json(&out)["current_stage"]),
+        (4, &Value::from("staging"))
+    );
+
+    for (person, role) in [
+        ("mia@shop.example", "qa-lead"),
+        ("omar@shop.example", "business-owner"),
+    ] {
+        let (code, out, err) = ws.run(&[
+            "sign-off",
+            "--state",
+            "s",
+            "--env",
+            "staging",
+            "--role",
+            role,
+            "--as",
+            person,
+            "--comment",
+            "checked",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(json(&out)["action"], "sign-off");
+    }
+    // Signed off, but no test report yet: still waiting in staging, now for the tests.
+    let (code, out, _) = ws.run(&["resume", "--state", "s"]);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("next: releasectl test-report"), "{out}");
+
+    // A report that is not JUnit, or no file at all, is invalid input.
+    std::fs::write(ws.path().join("junk.xml"), "not xml at all").unwrap();
+    for file in ["junk.xml", "missing.xml"] {
+        let (code, _, err) = ws.run(&[
+            "test-report",
+            file,
+            "--state",
+            "s",
+            "--env",
+            "staging",
+            "--as",
+            "ci-bot",
+        ]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(file), "{err}");
+    }
+
+    // A failing report fails the exit gate on resume: staging rolls back, exit 3.
+    let (code, _, err) = ws.run(&[
+        "test-report",
+        "failing.xml",
+        "--state",
+        "s",
+        "--env",
+        "staging",
+        "--as",
+        "ci-bot",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = ws.run(&["resume", "--state", "s", "--json"]);
+    assert_eq!(code, 3, "{out}");
+    let v = json(&out);
+    assert_eq!(v["status"], "rolled_back", "{out}");
+    let reason = v["outcome"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("exit gate `junit` failed") && reason.contains("pass rate 90.00%"),
+        "{reason}"
+    );
+}
+
+/// A passing report and the sign-off open staging's exit gates: the release goes on to
+/// wait for production's approval.
+#[test]
+fn a_passing_test_report_and_the_sign_off_move_the_release_to_production() {
+    let (ws, _) = gated(
+        "[ { sign_off: { roles: [qa-lead] } }, { junit: { min_pass_rate: 100% } } ]",
+        "roles:\n  mia@shop.example: [qa-lead]\n",
+    );
+    for args in [
+        vec![
+            "sign-off",
+            "--state",
+            "s",
+            "--env",
+            "staging",
+            "--role",
+            "qa-lead",
+            "--as",
+            "mia@shop.example",
+        ],
+        vec![
+            "test-report",
+            "passing.xml",
+            "--state",
+            "s",
+            "--env",
+            "staging",
+            "--as",
+            "ci-bot",
+        ],
+    ] {
+        let (code, _, err) = ws.run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let (code, out, _) = ws.run(&["resume", "--state", "s", "--json"]);
+    assert_eq!(code, 4, "{out}");
+    let v = json(&out);
+    assert_eq!(v["waiting"]["environment"], "production", "{out}");
+    assert!(
+        v["waiting"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`approval`"),
+        "{out}"
+    );
+}

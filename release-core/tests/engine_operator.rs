@@ -378,3 +378,50 @@ async fn abort_while_waiting_at_an_exit_gate_rolls_the_stage_back() {
     );
     assert_eq!(versions(&target, "dev"), vec!["1.0.0", "1.0.0"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn evidence_is_journaled_for_a_known_environment_only() {
+    // covers M4.4 (test evidence recorded with the release)
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    baseline(&ledger, &target).await;
+    let e = engine(ledger.clone(), target);
+    let id = ReleaseId::new("shop-1.0.0");
+    let payload = serde_json::json!({ "source": "ci/tests.xml", "tests": 3, "failures": 0 });
+    e.record_evidence(
+        &id,
+        "ci@x",
+        "junit",
+        Some("staging".into()),
+        payload.clone(),
+    )
+    .await
+    .unwrap();
+    let last = read_all(ledger.as_ref(), &id).await.unwrap().pop().unwrap();
+    assert_eq!(last.actor, "ci@x");
+    assert!(matches!(
+        &last.event,
+        Event::EvidenceRecorded { kind, environment: Some(env), payload: p }
+            if kind == "junit" && env.as_str() == "staging" && *p == payload
+    ));
+    let err = e
+        .record_evidence(&id, "ci@x", "junit", Some("prod".into()), payload.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prod"), "{err}");
+    let err = e
+        .record_evidence(&id, "ci@x", " ", None, payload.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("evidence needs a kind"), "{err}");
+    let err = e
+        .record_evidence(&ReleaseId::new("nope"), "ci@x", "junit", None, payload)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), release_core::ErrorKind::NotFound);
+    // Nothing was appended by the refused calls.
+    assert_eq!(
+        read_all(ledger.as_ref(), &id).await.unwrap().last(),
+        Some(&last)
+    );
+}

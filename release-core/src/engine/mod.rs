@@ -699,6 +699,41 @@ impl Engine {
             .await
     }
 
+    /// Records evidence a gate reads — a test report (`junit`), a sign-off (`sign_off`), a
+    /// scan — for one environment or, without one, for the whole release (M4.4–M4.6). The
+    /// payload is the gate's own format (see release-gates' `EvidencePayload`); the gates
+    /// judge it when the release resumes, as they judge evidence appended by other means.
+    pub async fn record_evidence(
+        &self,
+        release: &ReleaseId,
+        operator: &str,
+        kind: &str,
+        environment: Option<EnvironmentName>,
+        payload: serde_json::Value,
+    ) -> Result<()> {
+        let state = self.status(release).await?;
+        if kind.trim().is_empty() {
+            return Err(invalid_action(
+                "record evidence",
+                release,
+                "evidence needs a kind, such as `junit` or `sign_off`",
+            ));
+        }
+        if let Some(environment) = &environment {
+            known_environment(&state, "record evidence", release, environment)?;
+        }
+        self.append_operator(
+            release,
+            operator,
+            Event::EvidenceRecorded {
+                kind: kind.to_owned(),
+                environment,
+                payload,
+            },
+        )
+        .await
+    }
+
     /// Closes the root-cause analysis the engine opened after a rollback (M8.6); until then
     /// the `rca_closed` gate holds the rolled-back components' next releases.
     pub async fn close_rca(
