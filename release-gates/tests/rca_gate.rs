@@ -63,8 +63,13 @@ fn start_time() -> DateTime<Utc> {
         .to_utc()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_rolled_back_component_waits_for_its_rca_to_be_closed() {
+/// An engine with the promotion gates on an in-memory ledger, target and metrics source.
+fn rig() -> (
+    Engine,
+    Arc<dyn Ledger>,
+    Arc<InMemoryTarget>,
+    Arc<InMemoryMetrics>,
+) {
     let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
     let target = Arc::new(InMemoryTarget::new());
     let metrics = Arc::new(InMemoryMetrics::new());
@@ -80,6 +85,12 @@ async fn a_rolled_back_component_waits_for_its_rca_to_be_closed() {
                 .with_poll_interval(Duration::from_secs(30)),
         );
     let engine = register(builder, &GatesConfig::new()).build().unwrap();
+    (engine, ledger, target, metrics)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolled_back_component_waits_for_its_rca_to_be_closed() {
+    let (engine, ledger, target, metrics) = rig();
     let p = platform();
 
     let v1 = engine.start(&p, &release("1.0.0"), "ana@x").await.unwrap();
@@ -205,4 +216,118 @@ async fn without_a_ledger_the_gate_fails_and_says_how_to_register_it() {
             .contains("call `.ledger(...)` on the EngineBuilder before"),
         "{verdict:?}"
     );
+}
+
+/// A ledger that counts the records it hands out.
+struct Counting {
+    inner: Arc<dyn Ledger>,
+    handed_out: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Ledger for Counting {
+    async fn append(
+        &self,
+        draft: release_core::ledger::EventDraft,
+        fence: Option<&release_core::ledger::Fence>,
+    ) -> release_core::Result<release_core::ledger::Record> {
+        self.inner.append(draft, fence).await
+    }
+    async fn events(
+        &self,
+        release: &release_core::id::ReleaseId,
+        after: u64,
+    ) -> release_core::Result<Vec<release_core::ledger::Record>> {
+        let records = self.inner.events(release, after).await?;
+        self.handed_out
+            .fetch_add(records.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(records)
+    }
+    async fn releases(&self) -> release_core::Result<Vec<release_core::id::ReleaseId>> {
+        self.inner.releases().await
+    }
+    async fn acquire(
+        &self,
+        lock: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> release_core::Result<release_core::ledger::Lease> {
+        self.inner.acquire(lock, holder, ttl, now).await
+    }
+    async fn renew(
+        &self,
+        lease: &release_core::ledger::Lease,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> release_core::Result<release_core::ledger::Lease> {
+        self.inner.renew(lease, ttl, now).await
+    }
+    async fn release(&self, lease: &release_core::ledger::Lease) -> release_core::Result<()> {
+        self.inner.release(lease).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation() {
+    use release_core::plugin::{Gate, GateContext, GatePosition};
+    use release_gates::promotion::rca::RcaGate;
+    use std::sync::atomic::Ordering::SeqCst;
+    let (engine, ledger, _, metrics) = rig();
+    let p = platform();
+    engine.start(&p, &release("1.0.0"), "ana@x").await.unwrap();
+    metrics.set("error_rate", ScopeMatcher::of("api", "production"), 0.4);
+    engine.start(&p, &release("2.0.0"), "ana@x").await.unwrap();
+    let total: usize = {
+        let mut n = 0;
+        for id in ledger.releases().await.unwrap() {
+            n += read_all(ledger.as_ref(), &id).await.unwrap().len();
+        }
+        n
+    };
+
+    let counting = Arc::new(Counting {
+        inner: ledger.clone(),
+        handed_out: Default::default(),
+    });
+    let gate = RcaGate::new(counting.clone());
+    let context = GateContext::new(
+        Arc::new(p),
+        Arc::new(release("3.0.0")),
+        "production".into(),
+        "release".into(),
+        GatePosition::Entry,
+        release_core::model::GateSpec::RcaClosed {},
+        start_time(),
+    );
+    let first = gate.evaluate(&context).await.unwrap();
+    assert!(matches!(first, GateVerdict::Wait { .. }), "{first:?}");
+    assert_eq!(
+        counting.handed_out.load(SeqCst),
+        total,
+        "the first evaluation reads everything"
+    );
+
+    // Nothing new: nothing read, same verdict.
+    let second = gate.evaluate(&context).await.unwrap();
+    assert_eq!(second, first);
+    assert_eq!(counting.handed_out.load(SeqCst), total);
+
+    // The RCA is closed (one record): the next evaluation reads that record alone and passes.
+    engine
+        .close_rca(
+            &"shop-2.0.0".into(),
+            "lead@x",
+            RcaClosure::new(
+                "RCA-shop-2.0.0-production-1",
+                "api 2.0.0 raised errors",
+                "pool too small",
+                ["size the pool"],
+            ),
+        )
+        .await
+        .unwrap();
+    let third = gate.evaluate(&context).await.unwrap();
+    assert!(third.passed(), "{third:?}");
+    assert_eq!(counting.handed_out.load(SeqCst), total + 1);
 }

@@ -4,8 +4,11 @@
 //! The engine opens an RCA (`rca_opened`) in the journal of the release whose stage rolled
 //! back; a person closes it with `Engine::close_rca`. The gate must therefore read *other*
 //! releases' journals, which `GateContext` does not carry: it is built with the
-//! [`Ledger`](release_core::ledger::Ledger) (an `Arc<dyn Ledger>`) and reads every journal on
-//! each evaluation. [`register`](super::register) builds it with the ledger already set on the
+//! [`Ledger`](release_core::ledger::Ledger) (an `Arc<dyn Ledger>`). Journals are append-only,
+//! so the gate keeps, per release, the RCA records it has seen and the sequence number it read
+//! up to, and each evaluation reads only the records appended since (`Ledger::events` after
+//! that number): the cost of an evaluation follows what changed, not the ledger's size.
+//! [`register`](super::register) builds it with the ledger already set on the
 //! `EngineBuilder` — call `.ledger(...)` before `register`.
 //!
 //! Decisions: the gate checks the components the release ships; **every** open RCA naming one
@@ -14,12 +17,14 @@
 //! resuming lets the release go on, as a CI job would expect. The release's own journal is
 //! read too, so a retry after a rollback also waits for the RCA.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use release_core::closure::{Rca, rcas_by_component};
 use release_core::id::ComponentId;
-use release_core::ledger::{Ledger, Record, read_all};
+use release_core::id::ReleaseId;
+use release_core::ledger::{Event, Ledger, Record};
 use release_core::model::Release;
 use release_core::plugin::{Gate, GateContext, GateVerdict, Reason};
 
@@ -66,10 +71,21 @@ pub fn rca_verdict(release: &Release, journals: &[Vec<Record>]) -> GateVerdict {
     }
 }
 
-/// The `rca_closed` gate: reads every release's journal from the ledger it was built with.
+/// What the gate has read of one release's journal.
+#[derive(Default)]
+struct Seen {
+    /// The last sequence number read.
+    through: u64,
+    /// The RCA records among them (`rca_opened`, `rca_closed`).
+    rca_records: Vec<Record>,
+}
+
+/// The `rca_closed` gate: reads the RCA records of every release's journal from the ledger it
+/// was built with, incrementally. Clones share what was read.
 #[derive(Clone)]
 pub struct RcaGate {
     ledger: Option<Arc<dyn Ledger>>,
+    seen: Arc<Mutex<BTreeMap<ReleaseId, Seen>>>,
 }
 
 impl std::fmt::Debug for RcaGate {
@@ -85,12 +101,52 @@ impl RcaGate {
     pub fn new(ledger: Arc<dyn Ledger>) -> Self {
         Self {
             ledger: Some(ledger),
+            seen: Arc::default(),
         }
     }
 
     /// A gate without a ledger: every evaluation fails, saying how to fix the registration.
     pub fn without_ledger() -> Self {
-        Self { ledger: None }
+        Self {
+            ledger: None,
+            seen: Arc::default(),
+        }
+    }
+
+    /// Reads what every journal gained since the last evaluation and returns the RCA records
+    /// of each release.
+    async fn rca_journals(&self, ledger: &dyn Ledger) -> release_core::Result<Vec<Vec<Record>>> {
+        let releases = ledger.releases().await?;
+        let cursors: Vec<(ReleaseId, u64)> = {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            releases
+                .into_iter()
+                .map(|r| {
+                    let through = seen.get(&r).map_or(0, |s| s.through);
+                    (r, through)
+                })
+                .collect()
+        };
+        let mut fresh = Vec::with_capacity(cursors.len());
+        for (release, after) in cursors {
+            let records = ledger.events(&release, after).await?;
+            fresh.push((release, records));
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (release, records) in fresh {
+            let entry = seen.entry(release).or_default();
+            // Another evaluation may have read some of them meanwhile: keep each once.
+            for record in records {
+                if record.seq <= entry.through {
+                    continue;
+                }
+                entry.through = record.seq;
+                if matches!(record.event, Event::RcaOpened(_) | Event::RcaClosed(_)) {
+                    entry.rca_records.push(record);
+                }
+            }
+        }
+        Ok(seen.values().map(|s| s.rca_records.clone()).collect())
     }
 }
 
@@ -107,10 +163,7 @@ impl Gate for RcaGate {
                 )],
             });
         };
-        let mut journals = Vec::new();
-        for release in ledger.releases().await? {
-            journals.push(read_all(ledger.as_ref(), &release).await?);
-        }
+        let journals = self.rca_journals(ledger.as_ref()).await?;
         Ok(rca_verdict(&context.release, &journals))
     }
 }
