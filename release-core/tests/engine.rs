@@ -178,6 +178,16 @@ async fn a_release_goes_through_three_environments_and_the_journal_verifies() {
         .unwrap();
     verify_chain(&records).unwrap();
     let types: Vec<&str> = records.iter().map(|r| r.event.type_name()).collect();
+    // Each type name is the serialized tag, and filters can name it.
+    for r in &records {
+        let json = serde_json::to_value(&r.event).unwrap();
+        assert_eq!(json["type"], r.event.type_name());
+        assert!(Event::TYPE_NAMES.contains(&r.event.type_name()));
+    }
+    let mut unique = Event::TYPE_NAMES.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), Event::TYPE_NAMES.len());
     assert_eq!(types[0], "release_started");
     assert_eq!(*types.last().unwrap(), "release_finished");
     // The rollback plan of each stage is journaled before its first step (M8.3).

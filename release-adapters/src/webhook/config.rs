@@ -12,40 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{WebhookError, WebhookNotifier};
 
 /// Every event type name an endpoint may filter on ([`Event::type_name`](release_core::ledger::Event::type_name)).
-pub const EVENT_TYPES: [&str; 32] = [
-    "release_started",
-    "stage_started",
-    "gate_evaluated",
-    "lock_acquired",
-    "lock_released",
-    "rollback_planned",
-    "step_started",
-    "step_succeeded",
-    "step_failed",
-    "probe_checked",
-    "analysis_completed",
-    "trigger_fired",
-    "watch_started",
-    "watch_completed",
-    "paused",
-    "operator_acted",
-    "approval_recorded",
-    "evidence_recorded",
-    "rollback_started",
-    "rollback_programmed",
-    "rollback_completed",
-    "stage_completed",
-    "release_finished",
-    "issue_reported",
-    "issue_resolved",
-    "feedback_recorded",
-    "rca_opened",
-    "rca_closed",
-    "metrics_sampled",
-    "backup_taken",
-    "migration_applied",
-    "data_restored",
-];
+pub const EVENT_TYPES: &[&str] = release_core::ledger::Event::TYPE_NAMES;
 
 /// How a delivery's body is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -669,44 +669,58 @@ impl MetricSamples {
     }
 }
 
-impl Event {
-    /// The event's type name as serialized (`step_started`).
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::ReleaseStarted { .. } => "release_started",
-            Self::StageStarted { .. } => "stage_started",
-            Self::GateEvaluated { .. } => "gate_evaluated",
-            Self::LockAcquired { .. } => "lock_acquired",
-            Self::LockReleased { .. } => "lock_released",
-            Self::RollbackPlanned { .. } => "rollback_planned",
-            Self::StepStarted { .. } => "step_started",
-            Self::StepSucceeded { .. } => "step_succeeded",
-            Self::StepFailed { .. } => "step_failed",
-            Self::ProbeChecked { .. } => "probe_checked",
-            Self::AnalysisCompleted { .. } => "analysis_completed",
-            Self::TriggerFired { .. } => "trigger_fired",
-            Self::WatchStarted { .. } => "watch_started",
-            Self::WatchCompleted { .. } => "watch_completed",
-            Self::Paused { .. } => "paused",
-            Self::OperatorActed { .. } => "operator_acted",
-            Self::ApprovalRecorded { .. } => "approval_recorded",
-            Self::EvidenceRecorded { .. } => "evidence_recorded",
-            Self::RollbackStarted { .. } => "rollback_started",
-            Self::RollbackProgrammed { .. } => "rollback_programmed",
-            Self::RollbackCompleted { .. } => "rollback_completed",
-            Self::StageCompleted { .. } => "stage_completed",
-            Self::ReleaseFinished { .. } => "release_finished",
-            Self::IssueReported(_) => "issue_reported",
-            Self::IssueResolved { .. } => "issue_resolved",
-            Self::FeedbackRecorded(_) => "feedback_recorded",
-            Self::RcaOpened(_) => "rca_opened",
-            Self::RcaClosed(_) => "rca_closed",
-            Self::MetricsSampled(_) => "metrics_sampled",
-            Self::BackupTaken { .. } => "backup_taken",
-            Self::MigrationApplied { .. } => "migration_applied",
-            Self::DataRestored { .. } => "data_restored",
+/// Defines [`Event::type_name`] and [`Event::TYPE_NAMES`] from one list, so the two cannot
+/// drift apart (the match is exhaustive: a new variant must be named here).
+macro_rules! event_type_names {
+    ($($variant:pat => $name:literal,)*) => {
+        impl Event {
+            /// Every event type name, in declaration order: what filters (a webhook
+            /// endpoint's `events`) may name.
+            pub const TYPE_NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The event's type name as serialized (`step_started`).
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $($variant => $name,)*
+                }
+            }
         }
-    }
+    };
+}
+
+event_type_names! {
+    Self::ReleaseStarted { .. } => "release_started",
+    Self::StageStarted { .. } => "stage_started",
+    Self::GateEvaluated { .. } => "gate_evaluated",
+    Self::LockAcquired { .. } => "lock_acquired",
+    Self::LockReleased { .. } => "lock_released",
+    Self::RollbackPlanned { .. } => "rollback_planned",
+    Self::StepStarted { .. } => "step_started",
+    Self::StepSucceeded { .. } => "step_succeeded",
+    Self::StepFailed { .. } => "step_failed",
+    Self::ProbeChecked { .. } => "probe_checked",
+    Self::AnalysisCompleted { .. } => "analysis_completed",
+    Self::TriggerFired { .. } => "trigger_fired",
+    Self::WatchStarted { .. } => "watch_started",
+    Self::WatchCompleted { .. } => "watch_completed",
+    Self::Paused { .. } => "paused",
+    Self::OperatorActed { .. } => "operator_acted",
+    Self::ApprovalRecorded { .. } => "approval_recorded",
+    Self::EvidenceRecorded { .. } => "evidence_recorded",
+    Self::RollbackStarted { .. } => "rollback_started",
+    Self::RollbackProgrammed { .. } => "rollback_programmed",
+    Self::RollbackCompleted { .. } => "rollback_completed",
+    Self::StageCompleted { .. } => "stage_completed",
+    Self::ReleaseFinished { .. } => "release_finished",
+    Self::IssueReported(_) => "issue_reported",
+    Self::IssueResolved { .. } => "issue_resolved",
+    Self::FeedbackRecorded(_) => "feedback_recorded",
+    Self::RcaOpened(_) => "rca_opened",
+    Self::RcaClosed(_) => "rca_closed",
+    Self::MetricsSampled(_) => "metrics_sampled",
+    Self::BackupTaken { .. } => "backup_taken",
+    Self::MigrationApplied { .. } => "migration_applied",
+    Self::DataRestored { .. } => "data_restored",
 }
 
 /// An event about to be appended: the ledger adds sequence number and hashes.
