@@ -210,6 +210,67 @@ pub(crate) fn line(start: DateTime<Utc>, r: &Record) -> Option<Line> {
                 outcome.message
             ),
         ),
+        Event::EvidenceRecorded {
+            kind, environment, ..
+        } => (
+            environment.as_ref().map(ToString::to_string),
+            None,
+            format!("evidence {kind} recorded by {}", r.actor),
+        ),
+        Event::BackupTaken {
+            environment,
+            component,
+            record,
+            ..
+        } => (
+            Some(environment.to_string()),
+            Some(component.to_string()),
+            format!(
+                "backup {} of {} taken ({})",
+                record.id, record.request.resource, record.digest
+            ),
+        ),
+        Event::MigrationApplied {
+            environment,
+            component,
+            resource,
+            applied,
+            ..
+        } => (
+            Some(environment.to_string()),
+            Some(component.to_string()),
+            format!(
+                "{resource} migrated: {}",
+                if applied.is_empty() {
+                    "nothing pending".to_owned()
+                } else {
+                    applied
+                        .iter()
+                        .map(|v| format!("V{v:03}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        ),
+        Event::DataRestored {
+            environment,
+            component,
+            resource,
+            backup,
+            verified,
+            ..
+        } => (
+            Some(environment.to_string()),
+            Some(component.to_string()),
+            format!(
+                "{resource} restored from backup {backup} ({})",
+                if *verified {
+                    "digest verified"
+                } else {
+                    "DIGEST MISMATCH"
+                }
+            ),
+        ),
         _ => return None,
     };
     Some(Line {

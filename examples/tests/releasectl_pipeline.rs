@@ -770,4 +770,13 @@ fn a_passing_test_report_and_the_sign_off_move_the_release_to_production() {
             .contains("`approval`"),
         "{out}"
     );
+    // The report's timeline shows who recorded which evidence.
+    let (code, out, err) = ws.run(&["report", "--state", "s"]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "evidence sign_off recorded by mia@shop.example",
+        "evidence junit recorded by ci-bot",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
 }
