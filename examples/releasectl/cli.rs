@@ -71,6 +71,18 @@ pub struct Decision {
     pub json: bool,
 }
 
+/// Parses `RESOURCE=PATH`.
+pub fn database_arg(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((resource, path)) if !resource.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((resource.trim().to_owned(), PathBuf::from(path.trim())))
+        }
+        _ => Err(format!(
+            "`{text}`: write RESOURCE=PATH, such as orders-db=/srv/shop/orders.db"
+        )),
+    }
+}
+
 pub fn port_range(text: &str) -> Result<(u16, u16), String> {
     let (a, b) = text
         .split_once('-')
@@ -182,6 +194,10 @@ pub enum Command {
         /// source name the platform's analyses use.
         #[arg(long, value_name = "URL")]
         prometheus: Option<String>,
+        /// The SQLite file of a database the release migrates: `RESOURCE=PATH`, the resource
+        /// an environment binds or the declared one (repeat for several; kept for later jobs).
+        #[arg(long = "database", value_name = "RESOURCE=PATH", value_parser = database_arg)]
+        databases: Vec<(String, PathBuf)>,
         /// Who holds which role, for approval and sign-off gates (YAML, TOML or JSON:
         /// `roles: { alice@example.com: [release-manager] }`).
         #[arg(long, value_name = "FILE")]
@@ -240,6 +256,16 @@ pub enum Command {
         /// `run` says who holds it.
         #[arg(long, value_name = "ROLE")]
         role: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
+    /// Rehearse the release's migrations on clones of an environment's databases (up, checks,
+    /// referential integrity, down) and journal the reports for the `migration_rehearsal`
+    /// gate (M4.5); exit 0 when all passed, 3 when one failed.
+    Rehearse {
+        /// The environment whose databases are cloned.
+        #[arg(long, value_name = "ENV")]
+        env: String,
         #[command(flatten)]
         decision: Decision,
     },

@@ -17,6 +17,9 @@
 //!   long-lived host; the quickstart shows one). Without `--prometheus`, analyses have no
 //!   source (they fail as errors) and triggers see no data (they never fire). The simulated
 //!   target measures healthy values instead, as `simulate` does.
+//! - **Databases**: with `run --database RESOURCE=PATH`, release-adapters' SQLite adapter as
+//!   migrator and backup of that resource, and the migration sets kept for the release
+//!   (`data.rs`).
 //! - **Secrets**: CI systems hand secrets to jobs as environment variables, so `env://NAME`
 //!   reads `$NAME`, and any other reference `scheme://path` reads
 //!   `RELEASECTL_SECRET_<SCHEME>_<PATH>` (upper case, other characters as `_`):
@@ -197,6 +200,7 @@ pub(crate) async fn host(
     state: &StateDir,
     settings: &Settings,
     platform: &Platform,
+    release: &release_core::model::ReleaseId,
 ) -> Result<Host, Failure> {
     let ledger = state.ledger()?;
     let target = target(state, settings).await?;
@@ -238,6 +242,7 @@ pub(crate) async fn host(
     };
     // The CMDB (M7.1) is fed as the engine journals; `inventory` also syncs it from the
     // ledger, so a record it missed is never lost.
+    builder = crate::data::register(builder, state, &settings.databases, platform, release)?;
     let cmdb = state.inventory()?.with_ledger(ledger.clone());
     builder = builder.notifier(Arc::new(cmdb));
     let engine = builder.build()?;

@@ -12,7 +12,8 @@
 //! Commands that plan: `validate`, `plan`, `schema`, `conflicts`, `simulate` (in memory,
 //! virtual time, nothing kept). Commands that release, across CI jobs, keeping their state in
 //! `--state DIR` (default `.release/`; layout and decisions in `state.rs`): `run`, `resume`,
-//! `status`, `approve`, `reject`, `promote`, `abort`, `rollback` (`pipeline.rs`), `report`,
+//! `status`, `approve`, `reject`, `sign-off`, `test-report`, `promote`, `abort`, `rollback`
+//! (`pipeline.rs`), `rehearse` (`data.rs`, with `run --database`), `report`,
 //! `inventory` (`report.rs`) and `audit verify` / `audit export` (`audit.rs`). What the
 //! engine is built from — ledger, targets, gates, strategies, probe, secrets — is in
 //! `host.rs`; the process and simulated targets in `target.rs`.
@@ -40,6 +41,7 @@
 mod audit;
 mod cli;
 mod cmd;
+mod data;
 mod host;
 mod pipeline;
 mod report;
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
             probe_path,
             roles,
             prometheus,
+            databases,
             json,
         } => pipeline::run(
             &files,
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
                 probe_path,
                 roles,
                 prometheus,
+                databases,
             },
             &operator(who.operator),
             json,
@@ -180,6 +184,13 @@ fn main() -> ExitCode {
             role,
             decision,
         } => decide(Act::SignOff(role), Some(&env), decision),
+        Command::Rehearse { env, decision } => data::rehearse(
+            decision.release.release.as_deref(),
+            &env,
+            &decision.state.state,
+            &operator(decision.operator.operator),
+            decision.json,
+        ),
         Command::TestReport {
             file,
             env,

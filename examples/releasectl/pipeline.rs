@@ -49,6 +49,7 @@ pub(crate) struct TargetOptions {
     pub probe_path: Option<String>,
     pub roles: Option<PathBuf>,
     pub prometheus: Option<String>,
+    pub databases: Vec<(String, PathBuf)>,
 }
 
 /// Where the release waits.
@@ -115,6 +116,10 @@ fn next_steps(release: &ReleaseId, state: &Path, waiting: &Waiting) -> String {
     } else if waiting.reason.contains("`junit`") {
         format!(
             "next: releasectl test-report <junit.xml> --state {state} --release {release} --env {env} --as <ci>, then releasectl resume --state {state} --release {release}"
+        )
+    } else if waiting.reason.contains("`migration_rehearsal`") {
+        format!(
+            "next: releasectl rehearse --state {state} --release {release} --env {env} --as <ci>, then releasectl resume --state {state} --release {release}"
         )
     } else if waiting.reason.contains("`approval`") {
         format!(
@@ -248,7 +253,13 @@ fn settings_for_run(state: &StateDir, options: &TargetOptions) -> Result<Setting
         process: None,
         gates: Default::default(),
         prometheus: None,
+        databases: Default::default(),
     });
+    for (resource, path) in &options.databases {
+        let path = std::path::absolute(path)
+            .map_err(|e| Failure::invalid(format!("--database {resource}: {e}")))?;
+        settings.databases.insert(resource.clone(), path);
+    }
     if let Some(path) = &options.roles {
         settings.gates = read_roles(path)?;
     }
@@ -413,7 +424,8 @@ pub(crate) fn run(
             let ledger = state.ledger()?;
             let records = release_core::ledger::read_all(ledger.as_ref(), release.id()).await?;
             drop(ledger);
-            let host = host(&state, &settings, platform).await?;
+            crate::data::prepare(&state, &set, platform, release, &settings.databases)?;
+            let host = host(&state, &settings, platform, release.id()).await?;
             let result = if records.is_empty() {
                 drive(
                     &host.engine,
@@ -462,7 +474,7 @@ pub(crate) fn resume(release: Option<&str>, state_path: &Path, operator: &str, j
         let settings = state.required_settings()?;
         runtime(settings.target)?.block_on(async {
             let (id, _, platform) = journaled(&state, release).await?;
-            let host = host(&state, &settings, &platform).await?;
+            let host = host(&state, &settings, &platform, &id).await?;
             let result = drive(&host.engine, json, host.engine.resume(&id, operator)).await?;
             conclude(host.ledger.as_ref(), &state, &id, &result, json).await
         })
@@ -471,7 +483,7 @@ pub(crate) fn resume(release: Option<&str>, state_path: &Path, operator: &str, j
 }
 
 /// The release's id, journal and platform (as started).
-async fn journaled(
+pub(crate) async fn journaled(
     state: &StateDir,
     release: Option<&str>,
 ) -> Result<(ReleaseId, Vec<Record>, Platform), Failure> {
@@ -532,7 +544,7 @@ pub(crate) fn act(
         let settings = state.required_settings()?;
         runtime(settings.target)?.block_on(async {
             let (id, _, platform) = journaled(&state, release).await?;
-            let host = host(&state, &settings, &platform).await?;
+            let host = host(&state, &settings, &platform, &id).await?;
             let engine = &host.engine;
             let environment = || -> Result<EnvironmentName, Failure> {
                 let env = env.ok_or_else(|| Failure::invalid("say which environment with `--env`"))?;
@@ -639,7 +651,7 @@ pub(crate) fn rollback(
                     "release {id} has already ended ({outcome}); nothing of it is left to roll back. To go back to an earlier version, run that release again (`releasectl run FILES --release <earlier release>`)"
                 )));
             }
-            let host = host(&state, &settings, &platform).await?;
+            let host = host(&state, &settings, &platform, &id).await?;
             if !folded.abort_requested {
                 host.engine.abort(&id, operator, comment).await?;
             }

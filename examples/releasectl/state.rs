@@ -129,6 +129,9 @@ pub(crate) struct Settings {
     /// Prometheus' base URL: the metrics source of analyses and rollback triggers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<String>,
+    /// Database resource → its SQLite file (absolute), for releases that migrate data.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub databases: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// A state directory.
