@@ -9,9 +9,11 @@
 //!   the original. CI records the report; the `migration_rehearsal` gate reads it.
 //! - The engine backs each database up before a stage migrates it and restores the backup
 //!   when that stage rolls back.
-//! - The services do not write to the database here: the quickstart places the customers'
-//!   orders itself after the first release, as traffic would. (A service writing during the
-//!   restore would change the data the restore verifies; real systems stop writers first.)
+//! - Each environment's `orders_db` parameter names its file; orders-api finds it through its
+//!   rendered configuration (`db.env`) in `$ORDERS_DATA_DIR` and reads it on every checkout.
+//!   The services only read: the quickstart places the customers' orders itself after the
+//!   first release, as the shop's order intake would. (A writer during the restore would
+//!   change the data the restore verifies; real systems stop writers first.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,10 +64,15 @@ fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> String + '_ {
 }
 
 impl Data {
-    /// Creates an empty database per environment of the platform under `out/data`, with
-    /// backups under `out/backups/<env>`.
+    /// The folder the databases live in (the services' `$ORDERS_DATA_DIR`).
+    pub fn dir(out: &Path) -> PathBuf {
+        out.join("data")
+    }
+
+    /// Creates an empty database per environment of the platform under `out/data` (named by
+    /// the environment's `orders_db` parameter), with backups under `out/backups/<env>`.
     pub fn open(out: &Path, platform: &Platform) -> Result<Self, String> {
-        let dir = out.join("data");
+        let dir = Self::dir(out);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let declared = platform
             .component(COMPONENT)
@@ -74,7 +81,12 @@ impl Data {
             .ok_or("orders-api declares no migrations in the platform")?;
         let mut databases = BTreeMap::new();
         for env in &platform.environments {
-            let path = dir.join(format!("orders-{}.db", env.name));
+            let file = env
+                .parameters
+                .get("orders_db")
+                .map(ToString::to_string)
+                .ok_or_else(|| format!("environment {} has no `orders_db` parameter", env.name))?;
+            let path = dir.join(file);
             Connection::open(&path).map_err(sqlite(&path))?;
             let adapter =
                 SqliteDatabaseConfig::new(&path, out.join("backups").join(env.name.as_str()))

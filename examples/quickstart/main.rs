@@ -418,6 +418,10 @@ async fn quickstart() -> Result<(), String> {
         ProcessTarget::new(
             ProcessTargetConfig::new(&target_root, "demo-service")
                 .with_args(["serve"])
+                .with_env(
+                    "ORDERS_DATA_DIR",
+                    data::Data::dir(&out).to_string_lossy().into_owned(),
+                )
                 .with_ports(opts.first_port, opts.first_port.saturating_add(200))
                 .with_readiness(Readiness::Http {
                     path: "/healthz".to_owned(),

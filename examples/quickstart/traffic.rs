@@ -2,6 +2,8 @@
 //! the weighted router until told to stop, and counts what came back per version. Routes
 //! marked as customer traffic send checkouts (`/?cart=<n>`, what production's users do);
 //! the others send synthetic requests (`/`), as dev and staging get from smoke checks.
+//! A checkout's answer also names the order history the service read from its database
+//! (`orders=N`), tallied on its own.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,22 +43,37 @@ impl Traffic {
                         } else {
                             format!("http://{addr}/")
                         };
-                        let answer = match client.get(url).send().await {
-                            Ok(r) if r.status().is_success() => r
-                                .text()
-                                .await
-                                .ok()
-                                .and_then(|t| {
-                                    t.split_whitespace()
-                                        .find(|w| w.starts_with("version="))
+                        let (answer, orders) = match client.get(url).send().await {
+                            Ok(r) if r.status().is_success() => {
+                                let text = r.text().await.unwrap_or_default();
+                                let word = |prefix: &str| {
+                                    text.split_whitespace()
+                                        .find(|w| w.starts_with(prefix))
                                         .map(str::to_owned)
-                                })
-                                .unwrap_or_else(|| "unreadable".to_owned()),
-                            Ok(r) => r.status().as_u16().to_string(),
-                            Err(_) => "no answer".to_owned(),
+                                };
+                                (
+                                    word("version=").unwrap_or_else(|| "unreadable".to_owned()),
+                                    word("orders="),
+                                )
+                            }
+                            // The service's own "database unavailable" answer, told apart from
+                            // the router's 503 while a route has no replica yet.
+                            Ok(r) => {
+                                let status = r.status().as_u16().to_string();
+                                let text = r.text().await.unwrap_or_default();
+                                if text.starts_with("orders database unavailable") {
+                                    ("database unavailable".to_owned(), None)
+                                } else {
+                                    (status, None)
+                                }
+                            }
+                            Err(_) => ("no answer".to_owned(), None),
                         };
                         if let Ok(mut t) = tally.lock() {
                             *t.entry((label.clone(), answer)).or_default() += 1;
+                            if let Some(orders) = orders {
+                                *t.entry((label.clone(), orders)).or_default() += 1;
+                            }
                         }
                         tokio::time::sleep(every).await;
                     }

@@ -75,6 +75,14 @@ async fn the_quickstart_ships_two_releases_and_rolls_the_third_back_in_productio
         count("orders-api@production version=2.0.0") > 100,
         "{traffic:?}"
     );
+    // Production's checkouts read the orders database (the 4 orders placed after the first
+    // release), before and after the restore; no checkout found it unavailable.
+    assert!(count("orders-api@production orders=4") > 100, "{traffic:?}");
+    assert_eq!(
+        count("orders-api@production database unavailable"),
+        0,
+        "{traffic:?}"
+    );
 
     // The release channel heard of the rollback (M8.4), and the inventory (M7.1) says what
     // runs in production.
