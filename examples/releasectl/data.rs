@@ -2,15 +2,19 @@
 //! the migration sets a release ships, and `rehearse`.
 //!
 //! Decisions:
-//! - `--database RESOURCE=PATH` names the SQLite file of a database resource: a concrete
-//!   one an environment binds (`orders-db-staging`) or the declared one (`orders-db`, for
-//!   every environment without its own). It is kept in the state directory's settings, so
-//!   later jobs (`resume`, `rehearse`) use the same files; backups go to
+//! - `--database RESOURCE=PATH` names the SQLite file of a database resource: the one an
+//!   environment binds (`orders-db-staging`), or the declared one (`orders-db`) for the
+//!   environments that bind none. The declared resource never stands in for a binding, so
+//!   staging cannot migrate production's file. The flags are remembered in the state
+//!   directory's settings as defaults for later releases; backups go to
 //!   `<state>/backups/<resource>/`.
-//! - The migration set of each migrating component is read from the platform manifest's
-//!   directory when `run` first starts a release and copied to
-//!   `<state>/migrations/<release>/<component>/`: later jobs apply, rehearse and restore
-//!   exactly the set the release started with, whatever the checkout holds by then.
+//! - When a release first runs, the databases it needs and the migration set of each
+//!   migrating component (read from the platform manifest's directory) are kept in
+//!   `<state>/migrations/<release>/` (`databases.json`, `<component>/`): later jobs apply,
+//!   rehearse and restore exactly those, whatever the flags or the checkout say by then. A
+//!   flag naming another file for a started release is refused; a kept set that went missing
+//!   is an error, never refilled from the checkout. Until the release's journal has a record,
+//!   a new `run` replaces what an earlier, refused run kept.
 //! - A release that migrates a database no `--database` names is invalid input before
 //!   anything runs, naming the flag to pass.
 //! - `rehearse --env ENV` clones ENV's database, applies the set, runs the declared checks
@@ -23,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use release_adapters::migrations::{SqliteDatabase, SqliteDatabaseConfig};
-use release_core::engine::EngineBuilder;
+use release_core::engine::{EngineBuilder, Evidence};
 use release_core::id::{ComponentId, EnvironmentName, ReleaseId, SharedResourceId};
 use release_core::manifest::ManifestSet;
 use release_core::migration::{MigrationSet, REHEARSAL_EVIDENCE_KIND};
@@ -52,20 +56,124 @@ fn migrating<'a>(
     })
 }
 
-fn sets_dir(state: &StateDir, release: &ReleaseId) -> PathBuf {
-    state.path().join("migrations").join(release.as_str())
+/// `<state>/migrations/<release>/`: what a release keeps from its first `run`. The id is
+/// encoded so that no release id can name a path outside it.
+fn release_dir(state: &StateDir, release: &ReleaseId) -> PathBuf {
+    let mut name = String::new();
+    for c in release.as_str().chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            name.push(c);
+        } else {
+            name.push_str(&format!("%{:02x}", u32::from(c)));
+        }
+    }
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        name = format!("%{name}");
+    }
+    state.path().join("migrations").join(name)
 }
 
-/// On a release's first `run`: copies the migration set of each migrating component from
-/// the platform manifest's directory into the state directory, and checks every database it
-/// migrates has a `--database`.
+const KEPT_DATABASES: &str = "databases.json";
+
+/// The databases a release keeps: resource → SQLite file.
+fn kept_databases(
+    state: &StateDir,
+    release: &ReleaseId,
+) -> Result<BTreeMap<String, PathBuf>, Failure> {
+    let path = release_dir(state, release).join(KEPT_DATABASES);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::other(format!(
+                "{}: {e}; the state directory was changed by hand: restore it",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(Failure::other(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The resource each environment migrates for `component`: the one it binds, or the declared
+/// one where it binds none. An environment with its own binding needs a database of its own:
+/// the declared resource never stands in for it (staging must not migrate production's file).
+fn needed(platform: &Platform, declared: &SharedResourceId) -> Vec<(String, String)> {
+    platform
+        .environments
+        .iter()
+        .map(|env| {
+            (
+                env.name.to_string(),
+                env.bound_resource(declared).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Before a release is driven: the databases and migration sets it uses, kept under
+/// `<state>/migrations/<release>/`.
+///
+/// - Not started yet (`started` false): checks every migrating environment has a database in
+///   `databases` (saved settings plus this run's `--database`), and keeps the databases it
+///   needs and a fresh copy of each migration set (written beside, then renamed into place,
+///   so a job that dies mid-copy leaves no half set).
+/// - Started: the kept databases and sets are the release's, whatever the flags or the
+///   checkout say now; a `--database` naming another file for one of them is refused, and a
+///   missing kept set is an error (it is never refilled from the checkout).
 pub(crate) fn prepare(
     state: &StateDir,
     set: &ManifestSet,
     platform: &Platform,
     release: &Release,
     databases: &BTreeMap<String, PathBuf>,
+    given: &BTreeMap<String, PathBuf>,
+    started: bool,
 ) -> Result<(), Failure> {
+    let id = release.id();
+    let dir = release_dir(state, id);
+    let migrating: Vec<_> = migrating(platform, release).collect();
+    if migrating.is_empty() {
+        return Ok(());
+    }
+    if started {
+        let kept = kept_databases(state, id)?;
+        for (resource, path) in given {
+            if let Some(old) = kept.get(resource)
+                && old != path
+            {
+                return Err(Failure::invalid(format!(
+                    "`--database {resource}={}`: release {id} started with {resource} at {}; a started release keeps its databases (start a new release to use another file)",
+                    path.display(),
+                    old.display()
+                )));
+            }
+        }
+        for (component, _) in &migrating {
+            let kept_set = dir.join(component.as_str());
+            if !kept_set.is_dir() {
+                return Err(Failure::invalid(format!(
+                    "release {id} migrates {component}, but its migration set is missing from {}; restore the state directory the release started with",
+                    kept_set.display()
+                )));
+            }
+        }
+        return Ok(());
+    }
+    let mut keep = BTreeMap::new();
+    for (component, declared) in &migrating {
+        for (env, resource) in needed(platform, declared) {
+            let path = databases.get(&resource).ok_or_else(|| {
+                let hint = if resource == declared.as_str() {
+                    String::new()
+                } else {
+                    format!(" ({env} binds {declared} to {resource}: it needs its own file)")
+                };
+                Failure::invalid(format!(
+                    "{component} migrates {resource} in {env} but no database is given for it; pass `--database {resource}=PATH`{hint}"
+                ))
+            })?;
+            keep.insert(resource, path.clone());
+        }
+    }
     let base = set
         .platforms
         .iter()
@@ -76,22 +184,15 @@ pub(crate) fn prepare(
                 .map(Path::to_path_buf)
         })
         .unwrap_or_default();
-    for (component, declared) in migrating(platform, release) {
-        for env in &platform.environments {
-            let concrete = env.bound_resource(declared);
-            if !databases.contains_key(concrete.as_str())
-                && !databases.contains_key(declared.as_str())
-            {
-                return Err(Failure::invalid(format!(
-                    "{component} migrates {concrete} in {} but no database is given for it; pass `--database {concrete}=PATH` (or `--database {declared}=PATH` for every environment)",
-                    env.name
-                )));
-            }
-        }
-        let target = sets_dir(state, release.id()).join(component.as_str());
-        if target.is_dir() {
-            continue; // the set this release started with
-        }
+    let fresh = dir.with_extension(format!("tmp-{}", std::process::id()));
+    let io = |path: &Path| {
+        let shown = path.display().to_string();
+        move |e: std::io::Error| Failure::other(format!("{shown}: {e}"))
+    };
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).map_err(io(&fresh))?;
+    }
+    for (component, _) in &migrating {
         let Some(declared) = platform
             .component(component.as_str())
             .and_then(|c| c.migrations.as_ref())
@@ -102,24 +203,26 @@ pub(crate) fn prepare(
         // Loaded first, so a broken set is refused before anything is kept.
         MigrationSet::load(&source, declared.dialect)
             .map_err(|e| Failure::invalid(e.to_string()))?;
-        std::fs::create_dir_all(&target)
-            .map_err(|e| Failure::other(format!("{}: {e}", target.display())))?;
-        let entries = std::fs::read_dir(&source)
-            .map_err(|e| Failure::other(format!("{}: {e}", source.display())))?;
-        for entry in entries {
-            let from = entry
-                .map_err(|e| Failure::other(format!("{}: {e}", source.display())))?
-                .path();
+        let target = fresh.join(component.as_str());
+        std::fs::create_dir_all(&target).map_err(io(&target))?;
+        for entry in std::fs::read_dir(&source).map_err(io(&source))? {
+            let from = entry.map_err(io(&source))?.path();
             if let (true, Some(name)) = (from.is_file(), from.file_name()) {
-                std::fs::copy(&from, target.join(name))
-                    .map_err(|e| Failure::other(format!("{}: {e}", from.display())))?;
+                std::fs::copy(&from, target.join(name)).map_err(io(&from))?;
             }
         }
     }
+    let json = serde_json::to_vec_pretty(&keep).map_err(|e| Failure::other(e.to_string()))?;
+    std::fs::write(fresh.join(KEPT_DATABASES), json).map_err(io(&fresh))?;
+    if dir.exists() {
+        // Left by a first run that stopped before anything was journaled: replaced.
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::rename(&fresh, &dir).map_err(io(&dir))?;
     Ok(())
 }
 
-/// The migration sets stashed for `release`, by component.
+/// The migration sets kept for `release`, by component.
 fn sets(
     state: &StateDir,
     platform: &Platform,
@@ -130,7 +233,7 @@ fn sets(
         let Some(m) = &component.migrations else {
             continue;
         };
-        let dir = sets_dir(state, release).join(component.id.as_str());
+        let dir = release_dir(state, release).join(component.id.as_str());
         if dir.is_dir() {
             let set =
                 MigrationSet::load(&dir, m.dialect).map_err(|e| Failure::other(e.to_string()))?;
@@ -147,16 +250,15 @@ fn adapter(state: &StateDir, resource: &str, path: &Path) -> Result<Arc<SqliteDa
         .map_err(|e| Failure::invalid(format!("--database {resource}: {e}")))
 }
 
-/// Registers every `--database` as migrator and backup, and the sets of `release`.
+/// Registers the databases `release` keeps as migrators and backups, and its sets.
 pub(crate) fn register(
     mut builder: EngineBuilder,
     state: &StateDir,
-    databases: &BTreeMap<String, PathBuf>,
     platform: &Platform,
     release: &ReleaseId,
 ) -> Result<EngineBuilder, Failure> {
-    for (resource, path) in databases {
-        let db = adapter(state, resource, path)?;
+    for (resource, path) in kept_databases(state, release)? {
+        let db = adapter(state, &resource, &path)?;
         builder = builder
             .migrator(resource.as_str(), db.clone())
             .backup(resource.as_str(), db);
@@ -201,18 +303,16 @@ pub(crate) fn rehearse(
                 ))
             })?;
             let sets = sets(&state, &platform, &id)?;
-            let host = host(&state, &settings, &platform, &id).await?;
-            let mut done = Vec::new();
+            let kept = kept_databases(&state, &id)?;
+            // Everything is resolved before anything is rehearsed or journaled.
+            let mut planned = Vec::new();
             for (component, declared) in migrating(&platform, &spec) {
-                let concrete = environment.bound_resource(declared);
-                let (resource, path) = [concrete, declared]
-                    .iter()
-                    .find_map(|r| settings.databases.get_key_value(r.as_str()))
-                    .ok_or_else(|| {
-                        Failure::invalid(format!(
-                            "no database for {concrete}; pass `--database {concrete}=PATH` to `releasectl run`"
-                        ))
-                    })?;
+                let resource = environment.bound_resource(declared);
+                let path = kept.get(resource.as_str()).ok_or_else(|| {
+                    Failure::invalid(format!(
+                        "release {id} keeps no database for {resource}; `releasectl run --database {resource}=PATH` gives it one when the release starts"
+                    ))
+                })?;
                 let set = sets.get(component).ok_or_else(|| {
                     Failure::invalid(format!(
                         "no migration set of {component} is kept for {id}; `releasectl run` keeps it when the release starts"
@@ -223,32 +323,34 @@ pub(crate) fn rehearse(
                     .and_then(|c| c.migrations.as_ref())
                     .map(|m| m.checks.clone())
                     .unwrap_or_default();
+                planned.push((component, resource, adapter(&state, resource.as_str(), path)?, set, checks));
+            }
+            let host = host(&state, &settings, &platform, &id).await?;
+            let mut done = Vec::new();
+            for (component, resource, db, set, checks) in planned {
                 let request = RehearsalRequest::new(
                     component.clone(),
                     EnvironmentName::from(env),
-                    concrete.as_str(),
+                    resource.as_str(),
                     set.clone(),
-                    chrono::Utc::now(),
+                    host.clock.now(),
                 )
                 .with_checks(checks);
-                let report = adapter(&state, resource, path)?
-                    .rehearse(&request)
-                    .await
-                    .map_err(|e| Failure::other(format!("rehearsing {component} on a clone of {concrete}: {e}")))?;
+                let report = db.rehearse(&request).await.map_err(|e| {
+                    Failure::other(format!("rehearsing {component} on a clone of {resource}: {e}"))
+                })?;
                 let payload = serde_json::to_value(&report)
                     .map_err(|e| Failure::other(format!("the rehearsal report: {e}")))?;
                 host.engine
                     .record_evidence(
                         &id,
                         operator,
-                        REHEARSAL_EVIDENCE_KIND,
-                        Some(EnvironmentName::from(env)),
-                        payload,
+                        Evidence::new(REHEARSAL_EVIDENCE_KIND, payload).for_environment(env),
                     )
                     .await?;
                 done.push(Rehearsed {
                     component: component.to_string(),
-                    database: concrete.to_string(),
+                    database: resource.to_string(),
                     passed: report.passed(),
                     failed_checks: report
                         .checks

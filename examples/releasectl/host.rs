@@ -17,9 +17,9 @@
 //!   long-lived host; the quickstart shows one). Without `--prometheus`, analyses have no
 //!   source (they fail as errors) and triggers see no data (they never fire). The simulated
 //!   target measures healthy values instead, as `simulate` does.
-//! - **Databases**: with `run --database RESOURCE=PATH`, release-adapters' SQLite adapter as
-//!   migrator and backup of that resource, and the migration sets kept for the release
-//!   (`data.rs`).
+//! - **Databases**: release-adapters' SQLite adapter as migrator and backup of each database
+//!   the release kept when it started (`run --database RESOURCE=PATH`), and the migration
+//!   sets it kept (`data.rs`).
 //! - **Secrets**: CI systems hand secrets to jobs as environment variables, so `env://NAME`
 //!   reads `$NAME`, and any other reference `scheme://path` reads
 //!   `RELEASECTL_SECRET_<SCHEME>_<PATH>` (upper case, other characters as `_`):
@@ -158,6 +158,8 @@ pub(crate) struct Host {
     pub engine: Engine,
     /// The ledger it journals to.
     pub ledger: Arc<dyn Ledger>,
+    /// The engine's clock (virtual on the simulated target), for what is recorded beside it.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// A runtime for the target: real time for processes, paused (virtual) time for simulation.
@@ -220,7 +222,7 @@ pub(crate) async fn host(
     };
     let mut builder = Engine::builder()
         .ledger(ledger.clone())
-        .clock(clock)
+        .clock(clock.clone())
         .secrets(Arc::new(EnvSecrets))
         .options(EngineOptions::default().with_holder(HOLDER));
     builder = with_target(builder, platform, target);
@@ -240,11 +242,15 @@ pub(crate) async fn host(
         (TargetKind::Process, Some(url)) => with_prometheus(builder, platform, url)?,
         (TargetKind::Process, None) => builder,
     };
+    builder = crate::data::register(builder, state, platform, release)?;
     // The CMDB (M7.1) is fed as the engine journals; `inventory` also syncs it from the
     // ledger, so a record it missed is never lost.
-    builder = crate::data::register(builder, state, &settings.databases, platform, release)?;
     let cmdb = state.inventory()?.with_ledger(ledger.clone());
     builder = builder.notifier(Arc::new(cmdb));
     let engine = builder.build()?;
-    Ok(Host { engine, ledger })
+    Ok(Host {
+        engine,
+        ledger,
+        clock,
+    })
 }

@@ -24,7 +24,7 @@
 
 use std::path::{Path, PathBuf};
 
-use release_core::engine::{ReleaseState, RunOutcome, StepState};
+use release_core::engine::{Evidence, ReleaseState, RunOutcome, StepState};
 use release_core::id::EnvironmentName;
 use release_core::ledger::{Decision, Event, Outcome, Record};
 use release_core::model::{Platform, Release, ReleaseId};
@@ -234,6 +234,21 @@ pub(crate) fn operator(given: Option<String>) -> String {
 }
 
 /// The settings `run` uses: the saved ones, overridden by what this invocation gave.
+/// This run's `--database` flags, with absolute paths (processes run elsewhere).
+fn given_databases(
+    options: &TargetOptions,
+) -> Result<std::collections::BTreeMap<String, PathBuf>, Failure> {
+    options
+        .databases
+        .iter()
+        .map(|(resource, path)| {
+            std::path::absolute(path)
+                .map(|p| (resource.clone(), p))
+                .map_err(|e| Failure::invalid(format!("--database {resource}: {e}")))
+        })
+        .collect()
+}
+
 fn settings_for_run(state: &StateDir, options: &TargetOptions) -> Result<Settings, Failure> {
     let saved = state.settings()?;
     let kind = match (options.target, &saved) {
@@ -255,11 +270,7 @@ fn settings_for_run(state: &StateDir, options: &TargetOptions) -> Result<Setting
         prometheus: None,
         databases: Default::default(),
     });
-    for (resource, path) in &options.databases {
-        let path = std::path::absolute(path)
-            .map_err(|e| Failure::invalid(format!("--database {resource}: {e}")))?;
-        settings.databases.insert(resource.clone(), path);
-    }
+    settings.databases.extend(given_databases(options)?);
     if let Some(path) = &options.roles {
         settings.gates = read_roles(path)?;
     }
@@ -419,21 +430,13 @@ pub(crate) fn run(
         let state = StateDir::create(state_path)?;
         let _lock = state.lock()?;
         let settings = settings_for_run(&state, options)?;
-        state.save_settings(&settings)?;
+        let given = given_databases(options)?;
         runtime(settings.target)?.block_on(async {
             let ledger = state.ledger()?;
             let records = release_core::ledger::read_all(ledger.as_ref(), release.id()).await?;
             drop(ledger);
-            crate::data::prepare(&state, &set, platform, release, &settings.databases)?;
-            let host = host(&state, &settings, platform, release.id()).await?;
-            let result = if records.is_empty() {
-                drive(
-                    &host.engine,
-                    json,
-                    host.engine.start(platform, release, operator),
-                )
-                .await?
-            } else {
+            let started = !records.is_empty();
+            if started {
                 let folded = ReleaseState::fold(&records);
                 if !same_documents(&folded, platform, release) {
                     return Err(Failure::invalid(format!(
@@ -446,7 +449,29 @@ pub(crate) fn run(
                             .join(", ")
                     )));
                 }
+            }
+            // Checked before anything is kept: a refused run changes nothing.
+            crate::data::prepare(
+                &state,
+                &set,
+                platform,
+                release,
+                &settings.databases,
+                &given,
+                started,
+            )?;
+            state.save_settings(&settings)?;
+            let host = host(&state, &settings, platform, release.id()).await?;
+            let result = if !started {
+                drive(
+                    &host.engine,
+                    json,
+                    host.engine.start(platform, release, operator),
+                )
+                .await?
+            } else {
                 if !json {
+                    let folded = ReleaseState::fold(&records);
                     println!(
                         "{} was started earlier (by {}); continuing its journal",
                         release.id(),
@@ -523,7 +548,11 @@ async fn record<P: EvidencePayload>(
     let value = serde_json::to_value(payload)
         .map_err(|e| Failure::invalid(format!("the evidence cannot be written as JSON: {e}")))?;
     engine
-        .record_evidence(id, operator, P::KIND, Some(env.clone()), value)
+        .record_evidence(
+            id,
+            operator,
+            Evidence::new(P::KIND, value).for_environment(env.clone()),
+        )
         .await?;
     Ok(())
 }

@@ -5,20 +5,24 @@
 //! .release/
 //!   ledger.db          the SQLite ledger: every release's hash-chained journal (the truth)
 //!   inventory.db       the CMDB (release-adapters' inventory), a projection of the ledger
-//!   releasectl.json    the settings `run` chose (target, artifacts, ports, probe, roles),
-//!                      read back by every later command
+//!   releasectl.json    the settings `run` chose (target, artifacts, ports, probe, roles,
+//!                      `--database` defaults), read back by every later command
 //!   lock               held (advisory file lock) by `run`, `resume` and `rollback` while they
 //!                      drive a release, so two jobs never drive the same state at once
 //!   process/releases/<component>/<version>/   installed copies of the builds
 //!   process/slots/...                         the process target's state, config and logs
 //!   simulated.json     the simulated target's slots (`--target simulated`)
+//!   migrations/<release>/databases.json, <component>/   what a release that migrates data
+//!                      kept when it started: its databases and migration sets (`data.rs`)
+//!   backups/<resource>/  pre-deployment backups of those databases
 //! ```
 //!
 //! Decisions:
 //! - **One lock holder identity**, `releasectl`, for every invocation on a state directory:
 //!   a `resume` in a later job renews the leases an earlier job left instead of waiting for
 //!   them to expire; the file lock above keeps two invocations from driving at once.
-//!   `approve`, `reject`, `abort` and `promote` only append to the journal and take no lock,
+//!   `approve`, `reject`, `abort`, `promote`, `sign-off`, `test-report` and `rehearse` only
+//!   append to the journal (`rehearse` works on a clone) and take no lock,
 //!   so they work while another job is running the release (it reads them at its next step).
 //! - **Which release** a command means when `--release` is not given: the one whose journal
 //!   has the most recent record (ties broken by id), i.e. the release the last job touched.

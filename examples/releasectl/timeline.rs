@@ -1,8 +1,9 @@
 //! Timelines: a release's journal records as lines a person reads, shared by `simulate`,
 //! `run`/`resume` (printed as records are appended) and `report`.
 //!
-//! Locks, rollback plans and evidence are bookkeeping and left out; everything a person
-//! acts on or waits for (gates, steps, probes, analyses, approvals, pauses, rollbacks) is in.
+//! Locks and rollback plans are bookkeeping and left out; everything a person acts on or
+//! waits for (gates, evidence, steps, probes, analyses, approvals, pauses, rollbacks, backups,
+//! migrations, restores) is in.
 
 use chrono::{DateTime, Utc};
 use release_core::ledger::{Decision, Event, Record};
@@ -37,7 +38,7 @@ pub(crate) fn offset(start: DateTime<Utc>, at: DateTime<Utc>) -> String {
     )
 }
 
-/// The timeline line of a record; `None` for bookkeeping records (locks, evidence).
+/// The timeline line of a record; `None` for bookkeeping records (locks, rollback plans).
 pub(crate) fn line(start: DateTime<Utc>, r: &Record) -> Option<Line> {
     let (environment, component, detail): (Option<String>, Option<String>, String) = match &r.event
     {

@@ -83,6 +83,17 @@ fn a_release_that_migrates_is_rehearsed_backed_up_and_migrated_per_environment()
         err.contains("pass `--database orders-db-staging=PATH`"),
         "{err}"
     );
+    // The declared resource does not stand in for staging's own binding: staging must not
+    // migrate production's file.
+    let (code, _, err) = run_with(&ws, &["orders-db=orders.db"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("staging binds orders-db to orders-db-staging: it needs its own file"),
+        "{err}"
+    );
+    // A refused run keeps nothing.
+    assert!(!ws.path().join("s/migrations").exists());
+    assert!(!ws.path().join("s/releasectl.json").exists());
     let (code, _, err) = ws.run(&[
         "run",
         "shop.yaml",
@@ -113,6 +124,25 @@ fn a_release_that_migrates_is_rehearsed_backed_up_and_migrated_per_environment()
             .is_file()
     );
 
+    // Later jobs use what the release started with: another file for a kept database is
+    // refused, and an edited checkout does not change the kept set.
+    let (code, _, err) = run_with(
+        &ws,
+        &[
+            "orders-db=elsewhere.db",
+            "orders-db-staging=orders-staging.db",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("a started release keeps its databases"),
+        "{err}"
+    );
+    std::fs::write(
+        ws.path().join("db/V002__order_notes.sql"),
+        "-- +up\nDROP TABLE orders;\n-- +down\nSELECT 1;\n",
+    )
+    .unwrap();
     let (code, out, err) = ws.run(&[
         "rehearse",
         "--state",

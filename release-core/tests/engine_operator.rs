@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use release_core::engine::{Engine, EngineOptions, RunOutcome};
+use release_core::engine::{Engine, EngineOptions, Evidence, RunOutcome};
 use release_core::ledger::{Event, InMemoryLedger, Ledger, OperatorAction, Outcome, read_all};
 use release_core::manifest::{Document, Format, parse_str};
 use release_core::memory::InMemoryTarget;
@@ -388,15 +388,10 @@ async fn evidence_is_journaled_for_a_known_environment_only() {
     let e = engine(ledger.clone(), target);
     let id = ReleaseId::new("shop-1.0.0");
     let payload = serde_json::json!({ "source": "ci/tests.xml", "tests": 3, "failures": 0 });
-    e.record_evidence(
-        &id,
-        "ci@x",
-        "junit",
-        Some("staging".into()),
-        payload.clone(),
-    )
-    .await
-    .unwrap();
+    let junit = |payload: &serde_json::Value| Evidence::new("junit", payload.clone());
+    e.record_evidence(&id, "ci@x", junit(&payload).for_environment("staging"))
+        .await
+        .unwrap();
     let last = read_all(ledger.as_ref(), &id).await.unwrap().pop().unwrap();
     assert_eq!(last.actor, "ci@x");
     assert!(matches!(
@@ -405,17 +400,21 @@ async fn evidence_is_journaled_for_a_known_environment_only() {
             if kind == "junit" && env.as_str() == "staging" && *p == payload
     ));
     let err = e
-        .record_evidence(&id, "ci@x", "junit", Some("prod".into()), payload.clone())
+        .record_evidence(&id, "ci@x", junit(&payload).for_environment("prod"))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("prod"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the platform has no environment `prod`"),
+        "{err}"
+    );
     let err = e
-        .record_evidence(&id, "ci@x", " ", None, payload.clone())
+        .record_evidence(&id, "ci@x", Evidence::new(" ", payload.clone()))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("evidence needs a kind"), "{err}");
     let err = e
-        .record_evidence(&ReleaseId::new("nope"), "ci@x", "junit", None, payload)
+        .record_evidence(&ReleaseId::new("nope"), "ci@x", junit(&payload))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), release_core::ErrorKind::NotFound);

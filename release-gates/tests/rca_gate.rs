@@ -218,10 +218,17 @@ async fn without_a_ledger_the_gate_fails_and_says_how_to_register_it() {
     );
 }
 
-/// A ledger that counts the records it hands out.
+/// A ledger that counts the records it hands out, and whose store can be swapped for
+/// another (a ledger restored from a backup).
 struct Counting {
-    inner: Arc<dyn Ledger>,
+    inner: std::sync::Mutex<Arc<dyn Ledger>>,
     handed_out: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn inner(&self) -> Arc<dyn Ledger> {
+        self.inner.lock().unwrap().clone()
+    }
 }
 
 #[async_trait::async_trait]
@@ -231,20 +238,20 @@ impl Ledger for Counting {
         draft: release_core::ledger::EventDraft,
         fence: Option<&release_core::ledger::Fence>,
     ) -> release_core::Result<release_core::ledger::Record> {
-        self.inner.append(draft, fence).await
+        self.inner().append(draft, fence).await
     }
     async fn events(
         &self,
         release: &release_core::id::ReleaseId,
         after: u64,
     ) -> release_core::Result<Vec<release_core::ledger::Record>> {
-        let records = self.inner.events(release, after).await?;
+        let records = self.inner().events(release, after).await?;
         self.handed_out
             .fetch_add(records.len(), std::sync::atomic::Ordering::SeqCst);
         Ok(records)
     }
     async fn releases(&self) -> release_core::Result<Vec<release_core::id::ReleaseId>> {
-        self.inner.releases().await
+        self.inner().releases().await
     }
     async fn acquire(
         &self,
@@ -253,7 +260,7 @@ impl Ledger for Counting {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> release_core::Result<release_core::ledger::Lease> {
-        self.inner.acquire(lock, holder, ttl, now).await
+        self.inner().acquire(lock, holder, ttl, now).await
     }
     async fn renew(
         &self,
@@ -261,23 +268,44 @@ impl Ledger for Counting {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> release_core::Result<release_core::ledger::Lease> {
-        self.inner.renew(lease, ttl, now).await
+        self.inner().renew(lease, ttl, now).await
     }
     async fn release(&self, lease: &release_core::ledger::Lease) -> release_core::Result<()> {
-        self.inner.release(lease).await
+        self.inner().release(lease).await
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation() {
-    use release_core::plugin::{Gate, GateContext, GatePosition};
-    use release_gates::promotion::rca::RcaGate;
-    use std::sync::atomic::Ordering::SeqCst;
+/// An engine whose ledger holds 1.0.0 shipped and 2.0.0 rolled back in production (its
+/// RCA open).
+async fn rolled_back() -> (Engine, Arc<dyn Ledger>) {
     let (engine, ledger, _, metrics) = rig();
     let p = platform();
     engine.start(&p, &release("1.0.0"), "ana@x").await.unwrap();
     metrics.set("error_rate", ScopeMatcher::of("api", "production"), 0.4);
     engine.start(&p, &release("2.0.0"), "ana@x").await.unwrap();
+    (engine, ledger)
+}
+
+/// The gate's context: 3.0.0 entering production.
+fn entering_production() -> release_core::plugin::GateContext {
+    use release_core::plugin::{GateContext, GatePosition};
+    GateContext::new(
+        Arc::new(platform()),
+        Arc::new(release("3.0.0")),
+        "production".into(),
+        "release".into(),
+        GatePosition::Entry,
+        release_core::model::GateSpec::RcaClosed {},
+        start_time(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation() {
+    use release_core::plugin::Gate;
+    use release_gates::promotion::rca::RcaGate;
+    use std::sync::atomic::Ordering::SeqCst;
+    let (engine, ledger) = rolled_back().await;
     let total: usize = {
         let mut n = 0;
         for id in ledger.releases().await.unwrap() {
@@ -287,19 +315,12 @@ async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation(
     };
 
     let counting = Arc::new(Counting {
-        inner: ledger.clone(),
+        inner: std::sync::Mutex::new(ledger.clone()),
         handed_out: Default::default(),
     });
+    let releases = ledger.releases().await.unwrap().len();
     let gate = RcaGate::new(counting.clone());
-    let context = GateContext::new(
-        Arc::new(p),
-        Arc::new(release("3.0.0")),
-        "production".into(),
-        "release".into(),
-        GatePosition::Entry,
-        release_core::model::GateSpec::RcaClosed {},
-        start_time(),
-    );
+    let context = entering_production();
     let first = gate.evaluate(&context).await.unwrap();
     assert!(matches!(first, GateVerdict::Wait { .. }), "{first:?}");
     assert_eq!(
@@ -308,10 +329,11 @@ async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation(
         "the first evaluation reads everything"
     );
 
-    // Nothing new: nothing read, same verdict.
+    // Nothing new: only the last record read of each journal (to check it is the same
+    // journal), same verdict.
     let second = gate.evaluate(&context).await.unwrap();
     assert_eq!(second, first);
-    assert_eq!(counting.handed_out.load(SeqCst), total);
+    assert_eq!(counting.handed_out.load(SeqCst), total + releases);
 
     // The RCA is closed (one record): the next evaluation reads that record alone and passes.
     engine
@@ -329,5 +351,39 @@ async fn the_gate_reads_only_what_the_journals_gained_since_its_last_evaluation(
         .unwrap();
     let third = gate.evaluate(&context).await.unwrap();
     assert!(third.passed(), "{third:?}");
-    assert_eq!(counting.handed_out.load(SeqCst), total + 1);
+    assert_eq!(counting.handed_out.load(SeqCst), total + 2 * releases + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rewritten_journal_is_read_again_from_the_start() {
+    use release_core::plugin::Gate;
+    use release_gates::promotion::rca::RcaGate;
+    // Ledger A: 2.0.0 rolled back in production, its RCA open.
+    let (_, ledger_a) = rolled_back().await;
+    let p = platform();
+    // Ledger B: the same releases, 2.0.0 healthy: its journal has other records.
+    let (engine_b, ledger_b, _, _) = rig();
+    engine_b
+        .start(&p, &release("1.0.0"), "ana@x")
+        .await
+        .unwrap();
+    engine_b
+        .start(&p, &release("2.0.0"), "ana@x")
+        .await
+        .unwrap();
+
+    let counting = Arc::new(Counting {
+        inner: std::sync::Mutex::new(ledger_a),
+        handed_out: Default::default(),
+    });
+    let gate = RcaGate::new(counting.clone());
+    let context = entering_production();
+    assert!(matches!(
+        gate.evaluate(&context).await.unwrap(),
+        GateVerdict::Wait { .. }
+    ));
+    // The store is replaced by B (a restore): the RCA the gate saw is not in it any more.
+    *counting.inner.lock().unwrap() = ledger_b;
+    let after = gate.evaluate(&context).await.unwrap();
+    assert!(after.passed(), "{after:?}");
 }

@@ -199,6 +199,35 @@ pub(crate) struct Inner {
     pub migration_sets: BTreeMap<ComponentId, Vec<MigrationSet>>,
 }
 
+/// Evidence for a gate, as [`Engine::record_evidence`] journals it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Evidence {
+    /// What kind (`junit`, `sign_off`, `migration_rehearsal`…): the gate that reads it.
+    pub kind: String,
+    /// The environment it is for; the whole release when absent.
+    pub environment: Option<EnvironmentName>,
+    /// The evidence, in its gate's format.
+    pub payload: serde_json::Value,
+}
+
+impl Evidence {
+    /// Evidence of `kind` for the whole release.
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            kind: kind.into(),
+            environment: None,
+            payload,
+        }
+    }
+
+    /// For one environment.
+    pub fn for_environment(mut self, environment: impl Into<EnvironmentName>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+}
+
 /// The release engine. Cheap to clone; every clone drives the same plugins.
 #[derive(Clone)]
 pub struct Engine {
@@ -703,14 +732,19 @@ impl Engine {
     /// scan — for one environment or, without one, for the whole release (M4.4–M4.6). The
     /// payload is the gate's own format (see release-gates' `EvidencePayload`); the gates
     /// judge it when the release resumes, as they judge evidence appended by other means.
+    /// Evidence for a finished release is kept too (a late report belongs in its evidence
+    /// bundle), though no gate reads it any more.
     pub async fn record_evidence(
         &self,
         release: &ReleaseId,
         operator: &str,
-        kind: &str,
-        environment: Option<EnvironmentName>,
-        payload: serde_json::Value,
+        evidence: Evidence,
     ) -> Result<()> {
+        let Evidence {
+            kind,
+            environment,
+            payload,
+        } = evidence;
         let state = self.status(release).await?;
         if kind.trim().is_empty() {
             return Err(invalid_action(
@@ -726,7 +760,7 @@ impl Engine {
             release,
             operator,
             Event::EvidenceRecorded {
-                kind: kind.to_owned(),
+                kind,
                 environment,
                 payload,
             },

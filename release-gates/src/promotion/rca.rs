@@ -5,9 +5,11 @@
 //! back; a person closes it with `Engine::close_rca`. The gate must therefore read *other*
 //! releases' journals, which `GateContext` does not carry: it is built with the
 //! [`Ledger`](release_core::ledger::Ledger) (an `Arc<dyn Ledger>`). Journals are append-only,
-//! so the gate keeps, per release, the RCA records it has seen and the sequence number it read
-//! up to, and each evaluation reads only the records appended since (`Ledger::events` after
-//! that number): the cost of an evaluation follows what changed, not the ledger's size.
+//! so the gate keeps, per release, the RCA records it has seen and the sequence number and
+//! hash it read up to, and each evaluation reads only the records appended since (one
+//! `Ledger::events` query per release, from the last record read): the records it decodes
+//! follow what changed, not the journals' length. A journal whose last read record no longer
+//! has the hash the gate saw (restored from a backup, recreated) is read again from the start.
 //! [`register`](super::register) builds it with the ledger already set on the
 //! `EngineBuilder` — call `.ledger(...)` before `register`.
 //!
@@ -76,6 +78,9 @@ pub fn rca_verdict(release: &Release, journals: &[Vec<Record>]) -> GateVerdict {
 struct Seen {
     /// The last sequence number read.
     through: u64,
+    /// The hash of that record: the next record must chain to it, or the journal was
+    /// rewritten (restored from a backup, recreated) and is read again from the start.
+    head: Option<release_core::digest::Sha256Digest>,
     /// The RCA records among them (`rca_opened`, `rca_closed`).
     rca_records: Vec<Record>,
 }
@@ -117,30 +122,53 @@ impl RcaGate {
     /// of each release.
     async fn rca_journals(&self, ledger: &dyn Ledger) -> release_core::Result<Vec<Vec<Record>>> {
         let releases = ledger.releases().await?;
-        let cursors: Vec<(ReleaseId, u64)> = {
+        let cursors: Vec<(ReleaseId, u64, Option<release_core::digest::Sha256Digest>)> = {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             releases
-                .into_iter()
+                .iter()
                 .map(|r| {
-                    let through = seen.get(&r).map_or(0, |s| s.through);
-                    (r, through)
+                    let s = seen.get(r);
+                    (
+                        r.clone(),
+                        s.map_or(0, |s| s.through),
+                        s.and_then(|s| s.head),
+                    )
                 })
                 .collect()
         };
         let mut fresh = Vec::with_capacity(cursors.len());
-        for (release, after) in cursors {
-            let records = ledger.events(&release, after).await?;
-            fresh.push((release, records));
+        for (release, after, head) in cursors {
+            // From one record back, so the chain shows whether the journal is the one read.
+            let mut records = ledger.events(&release, after.saturating_sub(1)).await?;
+            let continues = match (after, records.first()) {
+                (0, _) => true,
+                (_, Some(last_read)) => last_read.seq == after && Some(last_read.hash) == head,
+                (_, None) => false,
+            };
+            if continues {
+                if after > 0 {
+                    records.remove(0);
+                }
+                fresh.push((release, records, false));
+            } else {
+                fresh.push((release.clone(), ledger.events(&release, 0).await?, true));
+            }
         }
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (release, records) in fresh {
+        // Releases no longer in the ledger are forgotten.
+        seen.retain(|r, _| releases.contains(r));
+        for (release, records, reread) in fresh {
             let entry = seen.entry(release).or_default();
+            if reread {
+                *entry = Seen::default();
+            }
             // Another evaluation may have read some of them meanwhile: keep each once.
             for record in records {
                 if record.seq <= entry.through {
                     continue;
                 }
                 entry.through = record.seq;
+                entry.head = Some(record.hash);
                 if matches!(record.event, Event::RcaOpened(_) | Event::RcaClosed(_)) {
                     entry.rca_records.push(record);
                 }
