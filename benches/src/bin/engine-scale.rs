@@ -12,11 +12,11 @@
 //! N independent deployments, like N Rollout objects), a canary strategy (20 % → pause 1m →
 //! analysis of 3 measurements 30 s apart → 50 % → pause 1m → 100 %) behind the in-memory
 //! router, slots that become ready one poll after a change. One engine, one in-memory
-//! ledger, router and metrics source shared by all; the in-memory target is sharded `K`
-//! ways (default: one per application, each environment naming its shard in `targets`).
-//! Why shards: `InMemoryTarget::observe` scans every slot it holds, so one target shared by
-//! N applications makes each observe O(N) and the whole run O(N²) — a property of the test
-//! double, not of the engine (`--target-shards 1` shows it).
+//! ledger, router, metrics source and — by default — one in-memory target shared by all,
+//! as one cluster serves many applications. `--target-shards K` splits the target `K` ways
+//! (each environment names its shard in `targets`); the target indexes its slots by
+//! environment and component, so sharing it costs a map lookup per call, not a scan (before
+//! issue #10 it scanned, and one shared target made the run O(N²)).
 //!
 //! Phases, each with all N releases started at once as tasks on one runtime thread:
 //! `deploy` ships 1.0.0 everywhere (first deploy), `upgrade` ships 2.0.0 everywhere (the full
@@ -201,7 +201,7 @@ fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let shards = shards.unwrap_or(releases).max(1);
+    let shards = shards.unwrap_or(1).max(1);
     match local.block_on(&runtime, run(releases, batches, shards)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,10 +1,14 @@
 //! The in-memory ledger: the reference implementation, always available.
 //!
-//! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a journal grows by
-//! a quarter of its length at a time instead of doubling, so an open journal carries at most
-//! ~25 % unused capacity rather than up to 50 %, and a journal is shrunk to its length when
-//! its release finishes (`release_finished`; a later append, such as an RCA closure, grows
-//! it again). Growth stays geometric, so appends stay amortised O(1).
+//! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a record is kept
+//! as the bytes its hash is computed over (its JSON without the hash, which sealing produces
+//! anyway) plus the hash — one allocation per record instead of a tree of strings, vectors
+//! and, in `release_started`, a whole platform and release — and decoded when read. The
+//! engine reads a journal once per run (and only the records others appended after that), so
+//! decoding is rare. A journal grows by a quarter of its length at a time instead of
+//! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
+//! later append, such as an RCA closure, grows it again); growth stays geometric, so
+//! appends stay amortised O(1).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -13,14 +17,44 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::id::ReleaseId;
 
-use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry, seal};
+use super::chain::{seal_keeping_json, unseal_json};
+use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
+
+/// One record as kept.
+enum Kept {
+    /// Sealed here: the hashed bytes and the hash.
+    Sealed {
+        json: Box<[u8]>,
+        seq: u64,
+        hash: Sha256Digest,
+    },
+    /// Put in whole by [`InMemoryLedger::overwrite`] (tamper tests): kept as given.
+    Given(Box<Record>),
+}
+
+impl Kept {
+    fn seq_and_hash(&self) -> (u64, Sha256Digest) {
+        match self {
+            Self::Sealed { seq, hash, .. } => (*seq, *hash),
+            Self::Given(r) => (r.seq, r.hash),
+        }
+    }
+
+    fn record(&self) -> Result<Record> {
+        match self {
+            Self::Sealed { json, hash, .. } => unseal_json(json, *hash),
+            Self::Given(r) => Ok((**r).clone()),
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
-    journals: BTreeMap<ReleaseId, Vec<Record>>,
+    journals: BTreeMap<ReleaseId, Vec<Kept>>,
     /// lock → (current lease, last token issued)
     locks: BTreeMap<String, (Option<Lease>, u64)>,
 }
@@ -54,7 +88,11 @@ impl InMemoryLedger {
 
     /// Replaces a release's journal wholesale (for tamper tests of verifiers).
     pub fn overwrite(&self, release: &ReleaseId, records: Vec<Record>) {
-        self.lock().journals.insert(release.clone(), records);
+        let kept = records
+            .into_iter()
+            .map(|r| Kept::Given(Box::new(r)))
+            .collect();
+        self.lock().journals.insert(release.clone(), kept);
     }
 }
 
@@ -81,14 +119,20 @@ impl Ledger for InMemoryLedger {
             Some(journal) => journal,
             None => state.journals.entry(draft.release.clone()).or_default(),
         };
-        let (seq, prev) = journal.last().map_or((1, GENESIS), |r| (r.seq + 1, r.hash));
-        let record = seal(draft, seq, prev)?;
+        let (seq, prev) = journal.last().map_or((1, GENESIS), |k| {
+            let (seq, hash) = k.seq_and_hash();
+            (seq + 1, hash)
+        });
+        let (record, json) = seal_keeping_json(draft, seq, prev)?;
         if journal.len() == journal.capacity() {
             journal.reserve_exact((journal.len() / 4).max(8));
         }
-        let finished = matches!(record.event, Event::ReleaseFinished { .. });
-        journal.push(record.clone());
-        if finished {
+        journal.push(Kept::Sealed {
+            json: json.into_boxed_slice(),
+            seq,
+            hash: record.hash,
+        });
+        if matches!(record.event, Event::ReleaseFinished { .. }) {
             journal.shrink_to_fit();
         }
         Ok(record)
@@ -102,8 +146,9 @@ impl Ledger for InMemoryLedger {
             // Records are numbered 1, 2, 3… in order, so `after` is also an index.
             .map(|j| {
                 let from = usize::try_from(after).unwrap_or(usize::MAX).min(j.len());
-                j[from..].to_vec()
+                j[from..].iter().map(Kept::record).collect()
             })
+            .transpose()?
             .unwrap_or_default())
     }
 
