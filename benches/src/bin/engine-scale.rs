@@ -25,6 +25,10 @@
 //! applications each measure whether a round slows down as the journal grows.
 //!
 //! Prints one `key value` line per figure; peak memory is `VmHWM` from /proc/self/status.
+//! Each round is timed twice: wall time, and the CPU time of the one thread that runs every
+//! release (`/proc/thread-self/schedstat`, nanoseconds on the CPU). On a machine shared with
+//! other work the CPU time is the steadier figure: it leaves out the time the thread waited
+//! for a core.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -127,17 +131,32 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one release per app concurrently; returns the wall time.
+/// CPU time of the calling thread so far (Linux; zero elsewhere).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// How long a round took.
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// Runs one release per app concurrently; returns the wall and CPU time.
 async fn round(
     engine: &Engine,
     apps: &[(usize, Arc<Platform>)],
     version: &str,
-) -> Result<Duration, String> {
+) -> Result<Took, String> {
     let releases: Vec<Release> = apps
         .iter()
         .map(|(app, _)| release(*app, version))
         .collect::<Result<_, _>>()?;
     let started = Instant::now();
+    let cpu = thread_cpu();
     let mut tasks = tokio::task::JoinSet::new();
     for ((_, platform), release) in apps.iter().zip(releases) {
         let engine = engine.clone();
@@ -169,7 +188,10 @@ async fn round(
             apps.len()
         ));
     }
-    Ok(started.elapsed())
+    Ok(Took {
+        wall: started.elapsed(),
+        cpu: thread_cpu().saturating_sub(cpu),
+    })
 }
 
 fn main() -> ExitCode {
@@ -254,9 +276,11 @@ async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), Strin
     println!("journal_records_per_canary_release {records}");
     println!("rss_start_kib {rss_start}");
     println!("rss_after_setup_kib {rss_setup}");
-    println!("deploy_round_s {:.3}", deploy.as_secs_f64());
+    println!("deploy_round_s {:.3}", deploy.wall.as_secs_f64());
+    println!("deploy_round_cpu_s {:.3}", deploy.cpu.as_secs_f64());
     println!("rss_after_deploy_kib {rss_deploy}");
-    println!("upgrade_round_s {:.3}", upgrade.as_secs_f64());
+    println!("upgrade_round_s {:.3}", upgrade.wall.as_secs_f64());
+    println!("upgrade_round_cpu_s {:.3}", upgrade.cpu.as_secs_f64());
     println!("rss_after_upgrade_kib {rss_upgrade}");
     if batches > 0 {
         let size = releases.div_ceil(batches);
@@ -264,7 +288,11 @@ async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), Strin
             let took = round(&engine, chunk, &format!("3.{b}.0")).await?;
             println!(
                 "later_round_{b}_ms_per_release {:.4}",
-                took.as_secs_f64() * 1e3 / chunk.len() as f64
+                took.wall.as_secs_f64() * 1e3 / chunk.len() as f64
+            );
+            println!(
+                "later_round_{b}_cpu_ms_per_release {:.4}",
+                took.cpu.as_secs_f64() * 1e3 / chunk.len() as f64
             );
         }
     }
