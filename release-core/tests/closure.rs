@@ -782,3 +782,44 @@ async fn metric_samples_with_awkward_floats_survive_an_export_and_import() {
     verify_chain(&again).unwrap();
     assert_eq!(again, records);
 }
+
+// covers M5.3: engine work on memory and speed (issue #10) must not change a single journaled
+// byte. A canary-like rollout with analyses, a router and a gate, then a rollback by a
+// critical issue in the watch window (the journal-reading trigger, the RCA): the (record
+// count, hash of the last record) of each journal was recorded before that work; the hash
+// chains every record's bytes.
+#[tokio::test(start_paused = true)]
+async fn the_journals_of_a_rollback_by_issue_stay_byte_identical() {
+    let rig = Rig::new(platform("", ""));
+    let critical = IssueReport::new(
+        "INC-2",
+        Severity::Critical,
+        "dev@x",
+        "production",
+        "checkout returns 500",
+    )
+    .with_component("api");
+    rollback_by_issue(&rig, vec![critical]).await;
+    let mut got = Vec::new();
+    for version in ["1.0.0", "2.0.0"] {
+        let journal = rig.journal(version).await;
+        verify_chain(&journal).unwrap();
+        let last = journal
+            .last()
+            .map(|r| r.hash.to_string())
+            .unwrap_or_default();
+        got.push((journal.len(), last));
+    }
+    let want = [
+        (
+            40,
+            "sha256:c57572143686dfa6eae576d23793c540fb455fe00793e5e335fb08efa60f8974",
+        ),
+        (
+            101,
+            "sha256:d9bcd3c8f5b1d5430d37b60a043578808dd800512e0eb4cac19077b0ca011f53",
+        ),
+    ]
+    .map(|(n, hash)| (n, hash.to_owned()));
+    assert_eq!(got, want);
+}

@@ -175,9 +175,15 @@ impl Run {
     /// migrations. `Some(reason)` when one failed (the stage fails).
     pub(super) async fn migrate_stage(&self, index: usize, attempt: u32) -> Result<Option<String>> {
         let env = self.plan.stages[index].environment.clone();
-        let records = self.records().await;
+        let migrations = migrating(&self.platform, &self.plan, index);
+        if migrations.is_empty() {
+            // Most stages migrate nothing: do not make the run keep its journal for them.
+            super::same_yield_points().await;
+            return Ok(None);
+        }
+        let records = self.records().await?;
         let taken = backups_of(&records, &env, attempt);
-        for m in migrating(&self.platform, &self.plan, index) {
+        for m in migrations {
             let component = &m.component;
             let set = match set_for(&self.inner.migration_sets, &self.release, component) {
                 Ok(set) => set,
@@ -255,7 +261,7 @@ impl Run {
     /// up for this attempt, newest backup first, and checks each against its digest.
     pub(super) async fn restore_stage(&self, index: usize, attempt: u32) -> Result<()> {
         let env = self.plan.stages[index].environment.clone();
-        let records = self.records().await;
+        let records = self.records().await?;
         let restored: Vec<(ComponentId, String)> = records
             .iter()
             .filter_map(|r| match &r.event {

@@ -20,7 +20,7 @@ use crate::ledger::{
     AnalysisOutcome, Event, EventDraft, Fence, Lease, Outcome, Program, Record, RollbackEntry,
     StepKey, read_all,
 };
-use crate::model::{ParamValue, Pause, Phase, Platform, Release};
+use crate::model::{ParamValue, Pause, Phase, Platform, Release, RollbackTrigger};
 use crate::plan::{DeployStep, Plan, PlanOptions, plan_release};
 use crate::plugin::{
     ApplyRequest, DeploymentTarget, GateContext, GatePosition, GateVerdict, MetricScope,
@@ -59,9 +59,13 @@ pub(crate) async fn start(
     };
     let changes = release.changes.iter().map(|c| c.id.clone()).collect();
     let draft = EventDraft::new(id.clone(), inner.clock.now(), operator, changes, event);
-    let record = inner.ledger.append(draft, None).await?;
-    let _ = inner.events.send(record.clone());
-    notify(&inner, &record).await;
+    {
+        // Scoped: the record carries a copy of the platform and the release, which must not
+        // stay alive in this future for the whole run (the ledger keeps its own).
+        let record = inner.ledger.append(draft, None).await?;
+        publish(&inner, &record);
+        notify(&inner, &record).await;
+    }
     resume(inner, &id, operator).await
 }
 
@@ -75,6 +79,8 @@ pub(crate) async fn resume(
         return Err(super::not_started(release));
     }
     let state = ReleaseState::fold(&records);
+    // The ledger keeps the records; the run keeps their fold (see `Journal::records`).
+    drop(records);
     if let Some(outcome) = &state.finished {
         return Ok(RunOutcome::Finished {
             outcome: outcome.clone(),
@@ -100,7 +106,7 @@ pub(crate) async fn resume(
         plan,
         actor: operator.to_owned(),
         journal: tokio::sync::Mutex::new(Journal {
-            records,
+            records: None,
             state,
             fence: None,
         }),
@@ -197,9 +203,25 @@ pub(super) fn target_name<'a>(
 
 /// The journal of one run: records seen, their fold, and the fence appends carry.
 struct Journal {
-    records: Vec<Record>,
+    /// Every record seen (seq 1 ..= `state.last_seq`), kept only from the first time a gate,
+    /// a `critical_defect` trigger, a rollback or a migrating stage asks for them
+    /// ([`Run::records`]). Most runs never do, and the ledger holds the records anyway: at
+    /// 10,000 concurrent releases a second copy of every journal was a fifth of the heap.
+    records: Option<Vec<Record>>,
     state: ReleaseState,
     fence: Option<Fence>,
+}
+
+impl Journal {
+    /// Folds records appended by others since the last look.
+    fn fold(&mut self, fresh: Vec<Record>) {
+        for r in fresh {
+            self.state.apply(&r);
+            if let Some(records) = &mut self.records {
+                records.push(r);
+            }
+        }
+    }
 }
 
 /// How a component's rollout (or a wave) ended.
@@ -209,6 +231,24 @@ enum Flow {
     Waiting(String),
     Aborted,
     Halted,
+}
+
+/// A wave's outcome from its components' (in plan order): a failure wins over waiting, an
+/// abort over everything; a component that stopped because another failed (`Halted`) counts
+/// as done.
+fn wave_outcome(results: impl IntoIterator<Item = Result<Flow>>) -> Result<Flow> {
+    let mut outcome = Flow::Done;
+    for r in results {
+        match (r?, &outcome) {
+            (Flow::Failed(reason), Flow::Done | Flow::Halted | Flow::Waiting(_)) => {
+                outcome = Flow::Failed(reason);
+            }
+            (Flow::Aborted, _) => outcome = Flow::Aborted,
+            (Flow::Waiting(reason), Flow::Done | Flow::Halted) => outcome = Flow::Waiting(reason),
+            _ => {}
+        }
+    }
+    Ok(outcome)
 }
 
 /// How one step ended.
@@ -236,6 +276,23 @@ struct Background {
     analysis: crate::id::AnalysisName,
     next_due: DateTime<Utc>,
     measurements: Vec<Measurement>,
+}
+
+/// Spends the one unit of Tokio's cooperative budget that reading the run's journal (a
+/// `tokio::sync::Mutex` lock) spent where the journal is no longer read. The budget decides
+/// where a task yields, and so how the steps of a wave's concurrent components interleave
+/// in the journal: keeping the yield points keeps every journal byte-identical to what the
+/// engine wrote before the journal copy was dropped (tests/engine.rs, tests/closure.rs).
+async fn same_yield_points() {
+    tokio::task::consume_budget().await;
+}
+
+/// Sends a record to the engine's subscribers; without any, skips the copy (sending to no
+/// receiver fails and drops it anyway).
+fn publish(inner: &Inner, record: &Record) {
+    if inner.events.receiver_count() > 0 {
+        let _ = inner.events.send(record.clone());
+    }
 }
 
 async fn notify(inner: &Inner, record: &Record) {
@@ -293,13 +350,12 @@ impl Run {
                 .ledger
                 .events(self.id(), j.state.last_seq)
                 .await?;
-            for r in fresh {
-                j.state.apply(&r);
-                j.records.push(r);
-            }
+            j.fold(fresh);
             let record = self.inner.ledger.append(draft, j.fence.as_ref()).await?;
             j.state.apply(&record);
-            j.records.push(record.clone());
+            if let Some(records) = &mut j.records {
+                records.push(record.clone());
+            }
             record
         };
         tracing::debug!(
@@ -307,7 +363,7 @@ impl Run {
             event = record.event.type_name(),
             "journaled"
         );
-        let _ = self.inner.events.send(record.clone());
+        publish(&self.inner, &record);
         notify(&self.inner, &record).await;
         Ok(record)
     }
@@ -320,10 +376,7 @@ impl Run {
             .ledger
             .events(self.id(), j.state.last_seq)
             .await?;
-        for r in fresh {
-            j.state.apply(&r);
-            j.records.push(r);
-        }
+        j.fold(fresh);
         Ok(())
     }
 
@@ -332,9 +385,21 @@ impl Run {
         f(&j.state)
     }
 
-    async fn records(&self) -> Arc<[Record]> {
-        let j = self.journal.lock().await;
-        j.records.clone().into()
+    /// The records this run has seen (seq 1 ..= the last one folded), read from the ledger
+    /// the first time and kept up to date from then on.
+    async fn records(&self) -> Result<Arc<[Record]>> {
+        let mut j = self.journal.lock().await;
+        let records = match &mut j.records {
+            Some(records) => records,
+            None => {
+                let mut all = read_all(self.inner.ledger.as_ref(), self.id()).await?;
+                // Records are numbered 1, 2, 3…: the first `last_seq` are those folded so
+                // far (anything newer is picked up, with the fold, by the next refresh).
+                all.truncate(usize::try_from(j.state.last_seq).unwrap_or(usize::MAX));
+                j.records.insert(all)
+            }
+        };
+        Ok(Arc::from(records.as_slice()))
     }
 
     async fn drive(&self) -> Result<RunOutcome> {
@@ -529,7 +594,7 @@ impl Run {
                         spec: spec.clone(),
                         now: self.inner.clock.now(),
                         started_by: self.state(|s| s.started_by.clone().map(Into::into)).await,
-                        events: self.records().await,
+                        events: self.records().await?,
                     };
                     gate.evaluate(&context).await?
                 }
@@ -850,28 +915,28 @@ impl Run {
             .max_parallel
             .map_or(self.inner.options.max_parallel, |p| p as usize)
             .max(1);
+        if let [step] = steps {
+            // A wave of one component (the common case): awaited in place, without a stream
+            // holding a second copy of its future.
+            let span = tracing::info_span!("component", component = %step.component);
+            let result = self
+                .run_component(index, step, attempt)
+                .instrument(span)
+                .await;
+            return wave_outcome([result]);
+        }
         // The futures are built into a Vec first: a closure inside the stream chain would make
-        // the engine's future lose `Send` (rustc cannot prove it for every lifetime).
+        // the engine's future lose `Send` (rustc cannot prove it for every lifetime). Boxed,
+        // so that the Vec holds pointers and each future lives once, in its box.
         let mut rollouts = Vec::with_capacity(steps.len());
         for step in steps {
             let span = tracing::info_span!("component", component = %step.component);
-            rollouts.push(self.run_component(index, step, attempt).instrument(span));
+            rollouts.push(Box::pin(
+                self.run_component(index, step, attempt).instrument(span),
+            ));
         }
         let results: Vec<Result<Flow>> = stream::iter(rollouts).buffered(parallel).collect().await;
-        let mut outcome = Flow::Done;
-        for r in results {
-            match (r?, &outcome) {
-                (Flow::Failed(reason), Flow::Done | Flow::Halted | Flow::Waiting(_)) => {
-                    outcome = Flow::Failed(reason);
-                }
-                (Flow::Aborted, _) => outcome = Flow::Aborted,
-                (Flow::Waiting(reason), Flow::Done | Flow::Halted) => {
-                    outcome = Flow::Waiting(reason)
-                }
-                _ => {}
-            }
-        }
-        Ok(outcome)
+        wave_outcome(results)
     }
 
     fn key(
@@ -1164,7 +1229,18 @@ impl Run {
         if self.triggers_acknowledged(env).await {
             return Ok(None);
         }
-        let records = self.records().await;
+        // Only `critical_defect` reads the journal (for reported issues); the others ask
+        // the metrics source and the probes.
+        let reads_journal = policy
+            .triggers
+            .iter()
+            .any(|t| matches!(t, RollbackTrigger::CriticalDefect { .. }));
+        let records = if reads_journal {
+            self.records().await?
+        } else {
+            same_yield_points().await;
+            Arc::from(Vec::new())
+        };
         let mut failures = std::mem::take(
             &mut *self
                 .probe_failures
@@ -1704,7 +1780,7 @@ impl Run {
             })
             .await?;
             // M8.6: every rollback opens a root-cause analysis (once, also on resume).
-            let records = self.records().await;
+            let records = self.records().await?;
             if let Some(rca) = super::rca_opening(&records, self.id(), env, attempt, &reason) {
                 self.append(Event::RcaOpened(rca)).await?;
             }

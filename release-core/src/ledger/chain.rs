@@ -1,6 +1,6 @@
 //! The hash chain: sealing drafts into records, verifying, exporting as JSON Lines.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::digest::{Sha256, Sha256Digest};
 use crate::error::{Error, Result};
@@ -24,6 +24,12 @@ struct Hashed<'a> {
 
 /// The hash a record with these fields must carry.
 pub fn hash_record(record: &Record) -> Result<Sha256Digest> {
+    Ok(hash_json(&hashed_json(record)?))
+}
+
+/// The bytes [`hash_record`] hashes after its domain prefix: the record's JSON without its
+/// own hash (fields in declaration order). The in-memory ledger stores records as these bytes.
+pub(crate) fn hashed_json(record: &Record) -> Result<Vec<u8>> {
     let hashed = Hashed {
         release: &record.release,
         seq: record.seq,
@@ -33,18 +39,30 @@ pub fn hash_record(record: &Record) -> Result<Sha256Digest> {
         event: &record.event,
         prev: &record.prev,
     };
-    let json = serde_json::to_vec(&hashed).map_err(|e| Error::Codec {
+    serde_json::to_vec(&hashed).map_err(|e| Error::Codec {
         what: format!("record {} of {}", record.seq, record.release),
         message: e.to_string(),
-    })?;
+    })
+}
+
+fn hash_json(json: &[u8]) -> Sha256Digest {
     let mut h = <Sha256 as sha2::Digest>::new();
     sha2::Digest::update(&mut h, b"release.ledger.v1\n");
-    sha2::Digest::update(&mut h, &json);
-    Ok(Sha256Digest::from_hasher(h))
+    sha2::Digest::update(&mut h, json);
+    Sha256Digest::from_hasher(h)
 }
 
 /// Turns a draft into the record that follows `prev` (the ledger calls this under its lock).
 pub fn seal(draft: EventDraft, seq: u64, prev: Sha256Digest) -> Result<Record> {
+    seal_keeping_json(draft, seq, prev).map(|(record, _)| record)
+}
+
+/// [`seal`], also returning the hashed bytes ([`hashed_json`]) it computed on the way.
+pub(crate) fn seal_keeping_json(
+    draft: EventDraft,
+    seq: u64,
+    prev: Sha256Digest,
+) -> Result<(Record, Vec<u8>)> {
     let mut record = Record {
         release: draft.release,
         seq,
@@ -55,8 +73,39 @@ pub fn seal(draft: EventDraft, seq: u64, prev: Sha256Digest) -> Result<Record> {
         prev,
         hash: GENESIS,
     };
-    record.hash = hash_record(&record)?;
-    Ok(record)
+    let json = hashed_json(&record)?;
+    record.hash = hash_json(&json);
+    Ok((record, json))
+}
+
+/// The owned twin of `Hashed`, to read back what [`hashed_json`] wrote.
+#[derive(Deserialize)]
+struct Unsealed {
+    release: ReleaseId,
+    seq: u64,
+    at: chrono::DateTime<chrono::Utc>,
+    actor: String,
+    changes: Vec<ChangeId>,
+    event: Event,
+    prev: Sha256Digest,
+}
+
+/// Reads bytes written by [`hashed_json`] back into the record, with the hash kept beside them.
+pub(crate) fn unseal_json(json: &[u8], hash: Sha256Digest) -> Result<Record> {
+    let u: Unsealed = serde_json::from_slice(json).map_err(|e| Error::Codec {
+        what: "a record kept by the in-memory ledger".to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Record {
+        release: u.release,
+        seq: u.seq,
+        at: u.at,
+        actor: u.actor,
+        changes: u.changes,
+        event: u.event,
+        prev: u.prev,
+        hash,
+    })
 }
 
 /// Checks a release's records: numbered 1, 2, 3…, each linked to its predecessor's hash,

@@ -1,22 +1,67 @@
 //! The in-memory ledger: the reference implementation, always available.
+//!
+//! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a record is kept
+//! as the bytes its hash is computed over (its JSON without the hash, which sealing produces
+//! anyway) plus the hash — one allocation per record instead of a tree of strings, vectors
+//! and, in `release_started`, a whole platform and release — and decoded when read. The
+//! engine reads a journal once per run (and only the records others appended after that), so
+//! decoding is rare. A journal grows by a quarter of its length at a time instead of
+//! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
+//! later append, such as an RCA closure, grows it again); growth stays geometric, so
+//! appends stay amortised O(1).
+//!
+//! Journals and locks are hash maps: with 10,000 releases a B-tree lookup compared ~30
+//! keys, each a string elsewhere on the heap, on every append (a cache miss apiece once the
+//! ledger outgrows the cache), which made the per-release cost grow with the number of
+//! releases. [`Ledger::releases`] sorts the ids when asked.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::id::ReleaseId;
 
-use super::{EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry, seal};
+use super::chain::{seal_keeping_json, unseal_json};
+use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
+
+/// One record as kept.
+enum Kept {
+    /// Sealed here: the hashed bytes and the hash.
+    Sealed {
+        json: Box<[u8]>,
+        seq: u64,
+        hash: Sha256Digest,
+    },
+    /// Put in whole by [`InMemoryLedger::overwrite`] (tamper tests): kept as given.
+    Given(Box<Record>),
+}
+
+impl Kept {
+    fn seq_and_hash(&self) -> (u64, Sha256Digest) {
+        match self {
+            Self::Sealed { seq, hash, .. } => (*seq, *hash),
+            Self::Given(r) => (r.seq, r.hash),
+        }
+    }
+
+    fn record(&self) -> Result<Record> {
+        match self {
+            Self::Sealed { json, hash, .. } => unseal_json(json, *hash),
+            Self::Given(r) => Ok((**r).clone()),
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
-    journals: BTreeMap<ReleaseId, Vec<Record>>,
+    journals: HashMap<ReleaseId, Vec<Kept>>,
     /// lock → (current lease, last token issued)
-    locks: BTreeMap<String, (Option<Lease>, u64)>,
+    locks: HashMap<String, (Option<Lease>, u64)>,
 }
 
 /// A ledger in memory.
@@ -48,7 +93,11 @@ impl InMemoryLedger {
 
     /// Replaces a release's journal wholesale (for tamper tests of verifiers).
     pub fn overwrite(&self, release: &ReleaseId, records: Vec<Record>) {
-        self.lock().journals.insert(release.clone(), records);
+        let kept = records
+            .into_iter()
+            .map(|r| Kept::Given(Box::new(r)))
+            .collect();
+        self.lock().journals.insert(release.clone(), kept);
     }
 }
 
@@ -71,10 +120,26 @@ impl Ledger for InMemoryLedger {
         if let Some(fence) = fence {
             check_fence(&state, fence)?;
         }
-        let journal = state.journals.entry(draft.release.clone()).or_default();
-        let (seq, prev) = journal.last().map_or((1, GENESIS), |r| (r.seq + 1, r.hash));
-        let record = seal(draft, seq, prev)?;
-        journal.push(record.clone());
+        let journal = match state.journals.get_mut(&draft.release) {
+            Some(journal) => journal,
+            None => state.journals.entry(draft.release.clone()).or_default(),
+        };
+        let (seq, prev) = journal.last().map_or((1, GENESIS), |k| {
+            let (seq, hash) = k.seq_and_hash();
+            (seq + 1, hash)
+        });
+        let (record, json) = seal_keeping_json(draft, seq, prev)?;
+        if journal.len() == journal.capacity() {
+            journal.reserve_exact((journal.len() / 4).max(8));
+        }
+        journal.push(Kept::Sealed {
+            json: json.into_boxed_slice(),
+            seq,
+            hash: record.hash,
+        });
+        if matches!(record.event, Event::ReleaseFinished { .. }) {
+            journal.shrink_to_fit();
+        }
         Ok(record)
     }
 
@@ -86,13 +151,16 @@ impl Ledger for InMemoryLedger {
             // Records are numbered 1, 2, 3… in order, so `after` is also an index.
             .map(|j| {
                 let from = usize::try_from(after).unwrap_or(usize::MAX).min(j.len());
-                j[from..].to_vec()
+                j[from..].iter().map(Kept::record).collect()
             })
+            .transpose()?
             .unwrap_or_default())
     }
 
     async fn releases(&self) -> Result<Vec<ReleaseId>> {
-        Ok(self.lock().journals.keys().cloned().collect())
+        let mut releases: Vec<ReleaseId> = self.lock().journals.keys().cloned().collect();
+        releases.sort_unstable();
+        Ok(releases)
     }
 
     async fn acquire(
@@ -104,7 +172,10 @@ impl Ledger for InMemoryLedger {
     ) -> Result<Lease> {
         let expires_at = expiry(now, ttl)?;
         let mut state = self.lock();
-        let entry = state.locks.entry(lock.to_owned()).or_insert((None, 0));
+        let entry = match state.locks.get_mut(lock) {
+            Some(entry) => entry,
+            None => state.locks.entry(lock.to_owned()).or_insert((None, 0)),
+        };
         if let Some(current) = &entry.0
             && current.expires_at > now
         {
@@ -136,7 +207,10 @@ impl Ledger for InMemoryLedger {
     async fn renew(&self, lease: &Lease, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
         let expires_at = expiry(now, ttl)?;
         let mut state = self.lock();
-        let entry = state.locks.entry(lease.lock.clone()).or_insert((None, 0));
+        let entry = match state.locks.get_mut(&lease.lock) {
+            Some(entry) => entry,
+            None => state.locks.entry(lease.lock.clone()).or_insert((None, 0)),
+        };
         match &entry.0 {
             Some(current)
                 if current.token == lease.token

@@ -1,6 +1,6 @@
 //! The in-memory deployment target.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -61,7 +61,8 @@ impl TargetChange {
     }
 }
 
-type SlotKey = (EnvironmentName, ComponentId, SlotName);
+/// The slots of one component in one environment, by slot name.
+type Slots = BTreeMap<SlotName, Slot>;
 
 struct Slot {
     spec: SlotSpec,
@@ -69,11 +70,58 @@ struct Slot {
     pending_observes: u32,
 }
 
+/// Slots indexed environment → component → slot name, so that `observe`, `apply` and the
+/// other lookups by (environment, component) are two map lookups, not a scan of every slot
+/// the target holds (one target shared by 10,000 applications). Environments are hashed
+/// (nothing lists slots across environments, and a B-tree of 10,000 environment names costs
+/// a cache miss per compared key); inside one, components and slots are sorted, as
+/// `observe` and `versions` report them.
 #[derive(Default)]
 struct State {
-    slots: BTreeMap<SlotKey, Slot>,
+    slots: HashMap<EnvironmentName, BTreeMap<ComponentId, Slots>>,
     history: Vec<TargetChange>,
     noop_applies: Vec<SlotSpec>,
+}
+
+impl State {
+    fn slots(&self, environment: &str, component: &str) -> Option<&Slots> {
+        self.slots.get(environment)?.get(component)
+    }
+
+    fn slots_mut(&mut self, environment: &str, component: &str) -> Option<&mut Slots> {
+        self.slots.get_mut(environment)?.get_mut(component)
+    }
+
+    fn slot(&self, spec: &SlotSpec) -> Option<&Slot> {
+        self.slots(spec.environment.as_str(), spec.component.as_str())?
+            .get(&spec.slot)
+    }
+
+    fn insert(&mut self, slot: Slot) -> Option<Slot> {
+        let spec = &slot.spec;
+        let components = match self.slots.get_mut(spec.environment.as_str()) {
+            Some(components) => components,
+            None => self.slots.entry(spec.environment.clone()).or_default(),
+        };
+        let slots = match components.get_mut(spec.component.as_str()) {
+            Some(slots) => slots,
+            None => components.entry(spec.component.clone()).or_default(),
+        };
+        slots.insert(spec.slot.clone(), slot)
+    }
+
+    fn remove(&mut self, environment: &str, component: &str, slot: &str) -> Option<Slot> {
+        let components = self.slots.get_mut(environment)?;
+        let slots = components.get_mut(component)?;
+        let removed = slots.remove(slot)?;
+        if slots.is_empty() {
+            components.remove(component);
+            if components.is_empty() {
+                self.slots.remove(environment);
+            }
+        }
+        Some(removed)
+    }
 }
 
 /// A [`DeploymentTarget`] in memory: slots keyed by (environment, component, slot).
@@ -156,11 +204,9 @@ impl InMemoryTarget {
     pub fn running(&self, environment: &str, component: &str) -> Vec<SlotStatus> {
         let state = lock(&self.state);
         state
-            .slots
-            .iter()
-            .filter(|((e, c, _), _)| e.as_str() == environment && c.as_str() == component)
-            .map(|(_, slot)| self.status(slot))
-            .collect()
+            .slots(environment, component)
+            .map(|slots| slots.values().map(|slot| self.status(slot)).collect())
+            .unwrap_or_default()
     }
 
     /// The versions each component runs in an environment (slots with at least one replica),
@@ -168,8 +214,8 @@ impl InMemoryTarget {
     pub fn versions(&self, environment: &str) -> BTreeMap<ComponentId, BTreeSet<semver::Version>> {
         let state = lock(&self.state);
         let mut out: BTreeMap<ComponentId, BTreeSet<semver::Version>> = BTreeMap::new();
-        for ((e, c, _), slot) in &state.slots {
-            if e.as_str() == environment && slot.spec.replicas > 0 {
+        for (c, slots) in state.slots.get(environment).into_iter().flatten() {
+            for slot in slots.values().filter(|slot| slot.spec.replicas > 0) {
                 out.entry(c.clone())
                     .or_default()
                     .insert(slot.spec.version.clone());
@@ -202,10 +248,10 @@ impl InMemoryTarget {
             ));
         }
         if !self.capabilities.multiple_slots {
-            let other = state.slots.keys().find(|(e, c, s)| {
-                *e == spec.environment && *c == spec.component && *s != spec.slot
-            });
-            if let Some((_, _, other)) = other {
+            let other = state
+                .slots(spec.environment.as_str(), spec.component.as_str())
+                .and_then(|slots| slots.keys().find(|s| **s != spec.slot));
+            if let Some(other) = other {
                 return Err(Error::permanent(
                     PLUGIN,
                     format!(
@@ -237,13 +283,8 @@ impl DeploymentTarget for InMemoryTarget {
 
     async fn apply(&self, request: &ApplyRequest) -> Result<SlotStatus> {
         let spec = &request.spec;
-        let key = (
-            spec.environment.clone(),
-            spec.component.clone(),
-            spec.slot.clone(),
-        );
         let mut state = lock(&self.state);
-        if let Some(slot) = state.slots.get(&key)
+        if let Some(slot) = state.slot(spec)
             && slot.spec == *spec
         {
             let status = self.status(slot);
@@ -260,7 +301,7 @@ impl DeploymentTarget for InMemoryTarget {
             pending_observes,
         };
         let status = self.status(&slot);
-        let previous = state.slots.insert(key, slot).map(|s| s.spec);
+        let previous = state.insert(slot).map(|s| s.spec);
         state.history.push(TargetChange::Apply {
             spec: spec.clone(),
             previous,
@@ -275,8 +316,8 @@ impl DeploymentTarget for InMemoryTarget {
     ) -> Result<Vec<SlotStatus>> {
         let mut state = lock(&self.state);
         let mut out = Vec::new();
-        for ((e, c, _), slot) in state.slots.iter_mut() {
-            if e == environment && c == component {
+        if let Some(slots) = state.slots_mut(environment.as_str(), component.as_str()) {
+            for slot in slots.values_mut() {
                 out.push(self.status(slot));
                 slot.pending_observes = slot.pending_observes.saturating_sub(1);
             }
@@ -299,8 +340,7 @@ impl DeploymentTarget for InMemoryTarget {
             ));
         }
         let mut state = lock(&self.state);
-        let key = (environment.clone(), component.clone(), slot.to_owned());
-        if let Some(removed) = state.slots.remove(&key) {
+        if let Some(removed) = state.remove(environment.as_str(), component.as_str(), slot) {
             state
                 .history
                 .push(TargetChange::Remove { spec: removed.spec });
