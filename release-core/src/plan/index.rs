@@ -1,21 +1,18 @@
-//! A flat, read-only map from component id to node index, built once per plan over the
-//! plan's id-sorted `ComponentId`s and dropped once the dependencies are resolved.
+//! Component ids to node indices: resolves every `depends_on` entry of a plan against the
+//! plan's id-sorted `ComponentId`s in one batch.
 //!
-//! Why not a `HashMap<&str, u32>`: resolving 300,000 `depends_on` entries against 100,000
-//! ids is memory-bound. A std map probes a 24-byte slot and then follows the key's pointer
-//! into the heap. The first version of this index held 8-byte `(tag, index)` slots and the
-//! ids in an arena, which still cost three dependent cache misses per lookup (slot, offset,
-//! arena); `perf annotate` put 37 % of the whole plan's time on those loads (issue #10). A
-//! slot is one aligned 32-byte record holding the id's length and its first 16 bytes, so a
-//! lookup of an id of up to 16 bytes touches one cache line of the table and nothing else;
-//! longer ids compare their rest against the id itself.
-//!
-//! Even so, each lookup is one cache miss into a table larger than the L2 cache, and a miss
-//! waited for before the next key was hashed left the memory system idle (`perf annotate`
-//! put 28 % of the plan on the slot load, and another 21 % on the same load when building).
-//! So keys are handled in batches: the slots of a whole batch are loaded first, as
-//! independent loads the CPU overlaps, and probed after (software pipelining without a
-//! prefetch intrinsic, which would need `unsafe`).
+//! History (issue #10, each step measured with `perf annotate` on 100,000 ids and 300,000
+//! keys): a std `HashMap<&str, u32>` probes a 24-byte slot and then follows the key's
+//! pointer into the heap. Flat 8-byte `(tag, index)` slots with the ids in an arena still
+//! cost three dependent cache misses per lookup (slot, offset, arena): 37 % of the whole
+//! plan. A slot became one aligned 32-byte record holding the id's length and first 16
+//! bytes, so a lookup of an id of up to 16 bytes touches one cache line and nothing else
+//! (longer ids compare their rest against the id itself). That table was still 8 MiB, and
+//! each lookup one cache and TLB miss: 28 % of the plan on the slot load, 21 % more on the
+//! same load when building; loading a batch of slots before probing them barely helped on
+//! these virtual machines (TLB misses under nested paging). Hence [`resolve`]: a
+//! radix-partitioned hash join whose tables stay in cache.
+
 use crate::id::ComponentId;
 
 /// A hash of a short byte string: FxHash's multiply-rotate over 8-byte words, where the tail
@@ -63,182 +60,245 @@ fn word4(bytes: &[u8]) -> u32 {
         .map_or(0, |w| u32::from_le_bytes(*w))
 }
 
-/// Byte equality for short ids without a `memcmp` call: two overlapping word loads cover
-/// 4 to 16 bytes; anything else falls back to slice equality.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
+/// The first [`INLINE`] bytes of `key` as two little-endian words, zero-padded, read with
+/// word loads: a byte-wise copy into a buffer compiles to a `memcpy` call whose byte stores
+/// the following 16-byte load cannot forward from (`perf annotate`: 55 % of the resolver).
+fn head_words(key: &[u8]) -> [u64; 2] {
+    let n = key.len();
     match n {
-        8..=16 => word8(a) == word8(b) && word8(&a[n - 8..]) == word8(&b[n - 8..]),
-        4..=7 => word4(a) == word4(b) && word4(&a[n - 4..]) == word4(&b[n - 4..]),
-        _ => a == b,
+        17.. => [word8(key), word8(&key[8..])],
+        // The last 8 bytes, shifted so that bytes 8.. of the key come first.
+        9..=16 => [word8(key), word8(&key[n - 8..]) >> (8 * (16 - n))],
+        8 => [word8(key), 0],
+        4..=7 => {
+            let low = u64::from(word4(key));
+            let high = u64::from(word4(&key[n - 4..])) >> (8 * (8 - n));
+            [low | high << 32, 0]
+        }
+        _ => {
+            let mut word = 0u64;
+            for (i, &b) in key.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
+            }
+            [word, 0]
+        }
     }
+}
+
+/// The order of `str` (bytewise), without a `memcmp` call for texts of up to [`INLINE`]
+/// bytes: their zero-padded first bytes as big-endian words, then the length (a text that
+/// is a prefix of the other pads with zeros and is shorter, so it comes first, as in `str`).
+/// The planner sorts and merges 100,000 ids; the call was 6 % of the plan (perf, issue #10).
+pub(crate) fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() > INLINE || b.len() > INLINE {
+        return a.cmp(b);
+    }
+    let ([a0, a1], [b0, b1]) = (head_words(a), head_words(b));
+    (a0.swap_bytes(), a1.swap_bytes(), a.len()).cmp(&(b0.swap_bytes(), b1.swap_bytes(), b.len()))
 }
 
 /// Bytes of an id kept in its slot.
 const INLINE: usize = 16;
 
-/// One table slot: 28 bytes of data in an aligned 32-byte record, so never two cache lines.
+/// An id or a key with its hash, in a partition or in a table slot: 32 bytes, aligned, so
+/// never two cache lines.
 #[derive(Clone, Copy)]
 #[repr(align(32))]
 struct Slot {
-    /// The high half of the id's hash.
+    /// The low half of the hash.
     tag: u32,
-    /// The node; `u32::MAX` marks an empty slot.
+    /// The high half: its top bits pick the partition, its low bits the table position.
+    high: u32,
+    /// An id's node, or a key's position; `u32::MAX` marks an empty table slot.
     index: u32,
-    /// The id's length in bytes.
+    /// The length in bytes.
     len: u32,
-    /// The id's first bytes (zero-padded).
-    inline: [u8; INLINE],
+    /// The first bytes (zero-padded), see [`head_words`].
+    inline: [u64; 2],
 }
 
 const EMPTY: Slot = Slot {
     tag: 0,
+    high: 0,
     index: u32::MAX,
     len: 0,
-    inline: [0; INLINE],
+    inline: [0; 2],
 };
 
-/// Keys hashed and loaded ahead of their probes: enough independent loads to keep the
-/// memory system busy, few enough that the slots stay in L1 until probed.
-const BATCH: usize = 16;
+impl Slot {
+    /// The slot of `key` with hash `h`, holding `index`.
+    fn new(key: &[u8], h: u64, index: u32) -> Self {
+        Self {
+            tag: h as u32,
+            high: (h >> 32) as u32,
+            index,
+            // Ids longer than u32::MAX bytes are not a thing; saturate anyway.
+            len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+            inline: head_words(key),
+        }
+    }
 
-/// The map from id to index, borrowing the ids it indexes.
-pub(crate) struct IdIndex<'a> {
-    ids: &'a [ComponentId],
-    /// Open addressing with linear probing, at most half full.
-    slots: Vec<Slot>,
-    mask: usize,
+    /// Same hash, same length and same first bytes: the same key when it is at most
+    /// [`INLINE`] bytes long; a longer one compares its rest too.
+    fn same_head(&self, other: &Slot) -> bool {
+        self.tag == other.tag
+            && self.high == other.high
+            && self.len == other.len
+            && self.inline == other.inline
+    }
+
+    fn is_long(&self) -> bool {
+        self.len as usize > INLINE
+    }
 }
 
-impl<'a> IdIndex<'a> {
-    /// Indexes `ids` (index = position). With duplicates, the first occurrence wins.
-    pub(crate) fn new(ids: &'a [ComponentId]) -> Self {
-        let n = ids.len();
-        let capacity = (n.max(4) * 2).next_power_of_two();
-        let mut index = Self {
-            ids,
-            slots: vec![EMPTY; capacity],
-            mask: capacity - 1,
-        };
-        let mut hashes = [0u64; BATCH];
-        for (chunk, batch) in ids.chunks(BATCH).enumerate() {
-            index.load_ahead(batch.iter().map(ComponentId::as_str), &mut hashes);
-            for (k, id) in batch.iter().enumerate() {
-                index.insert(
-                    id.as_str().as_bytes(),
-                    hashes[k],
-                    (chunk * BATCH + k) as u32,
-                );
-            }
-        }
-        index
-    }
+/// Ids per partition, about: a partition's table (two slots per id) is 64 KiB, in L2.
+const PER_PARTITION: usize = 1024;
 
-    /// Hashes a batch of keys into `hashes` and loads each key's first slot, so the probes
-    /// that follow find them in cache.
-    fn load_ahead<'k>(&self, keys: impl Iterator<Item = &'k str>, hashes: &mut [u64; BATCH]) {
-        let mut touched = 0u32;
-        for (h, key) in hashes.iter_mut().zip(keys) {
-            *h = hash(key.as_bytes());
-            // The loads are independent of each other; combining them keeps them alive.
-            touched ^= self.slots[*h as usize & self.mask].tag;
-        }
-        std::hint::black_box(touched);
+/// The partition of a slot: the top `bits` of its hash's high half.
+fn partition(high: u32, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (high >> (32 - bits)) as usize
     }
+}
 
-    fn insert(&mut self, key: &[u8], h: u64, i: u32) {
-        let tag = (h >> 32) as u32;
-        let mut at = h as usize & self.mask;
-        loop {
-            let slot = &self.slots[at];
-            if slot.index == u32::MAX {
-                let mut inline = [0u8; INLINE];
-                let head = key.len().min(INLINE);
-                inline[..head].copy_from_slice(&key[..head]);
-                self.slots[at] = Slot {
-                    tag,
-                    index: i,
-                    // Ids longer than u32::MAX bytes are not a thing; saturate anyway.
-                    len: u32::try_from(key.len()).unwrap_or(u32::MAX),
-                    inline,
-                };
-                return;
+/// Hashes every text, counting how many fall in each of the `1 << bits` partitions.
+fn hashes<'t>(texts: impl Iterator<Item = &'t str>, bits: u32) -> (Vec<u64>, Vec<usize>) {
+    let mut counts = vec![0usize; 1 << bits];
+    let hashes = texts
+        .map(|text| {
+            let h = hash(text.as_bytes());
+            if let Some(count) = counts.get_mut(partition((h >> 32) as u32, bits)) {
+                *count += 1;
             }
-            if self.matches(slot, tag, key) {
-                return;
-            }
-            at = (at + 1) & self.mask;
+            h
+        })
+        .collect();
+    (hashes, counts)
+}
+
+/// Splits texts into partitions by their hash, keeping their order (so within a partition,
+/// ids stay in index order and keys in position order).
+/// Texts longer than a slot holds go to `long` too, by position, for comparing their rest.
+fn scatter<'t>(
+    texts: impl Iterator<Item = &'t str>,
+    hashes: &[u64],
+    counts: &[usize],
+    bits: u32,
+    long: &mut Vec<(u32, &'t str)>,
+) -> Vec<Vec<Slot>> {
+    let mut parts: Vec<Vec<Slot>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for (i, (text, &h)) in texts.zip(hashes).enumerate() {
+        let slot = Slot::new(text.as_bytes(), h, i as u32);
+        if slot.is_long() {
+            long.push((i as u32, text));
+        }
+        if let Some(part) = parts.get_mut(partition(slot.high, bits)) {
+            part.push(slot);
         }
     }
+    parts
+}
 
-    fn matches(&self, slot: &Slot, tag: u32, key: &[u8]) -> bool {
-        if slot.tag != tag || slot.len as usize != key.len() {
-            return false;
-        }
-        if key.len() <= INLINE {
-            same(&slot.inline[..key.len()], key)
-        } else {
-            same(&slot.inline, &key[..INLINE])
-                && self
-                    .ids
-                    .get(slot.index as usize)
-                    .and_then(|id| id.as_str().as_bytes().get(INLINE..))
-                    == key.get(INLINE..)
-        }
-    }
+/// Resolves every key, in order, to the index of the equal id in `ids` (the first one when
+/// `ids` repeats); when a key names no id, returns the position of the first such key.
+/// `keys` is called twice and must give the same keys both times.
+///
+/// A radix-partitioned hash join rather than one hash table: ids and keys are both split by
+/// the top bits of their hash into partitions of about [`PER_PARTITION`] ids, then each
+/// partition's ids go into a small open-addressing table that stays in cache while that
+/// partition's keys probe it. One table over 100,000 ids is 8 MiB, and each of the 300,000
+/// lookups and 100,000 inserts was a cache and TLB miss (`perf annotate`: 30 % of the whole
+/// plan on the slot loads, even with the loads batched; issue #10); the partitioning passes
+/// read and write sequentially.
+pub(crate) fn resolve<'k, I>(ids: &[ComponentId], keys: impl Fn() -> I) -> Result<Vec<u32>, usize>
+where
+    I: Iterator<Item = &'k str>,
+{
+    let bits = (ids.len() / PER_PARTITION)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(12);
+    let (id_hashes, id_counts) = hashes(ids.iter().map(ComponentId::as_str), bits);
+    // Long ids compare their rest against `ids` itself.
+    let mut long_ids = Vec::new();
+    let id_parts = scatter(
+        ids.iter().map(ComponentId::as_str),
+        &id_hashes,
+        &id_counts,
+        bits,
+        &mut long_ids,
+    );
+    drop((id_hashes, long_ids));
+    let (key_hashes, key_counts) = hashes(keys(), bits);
+    let mut long_keys = Vec::new();
+    let key_parts = scatter(keys(), &key_hashes, &key_counts, bits, &mut long_keys);
+    drop(key_hashes);
+    let id_rest = |slot: &Slot| {
+        ids.get(slot.index as usize)
+            .and_then(|id| id.as_str().as_bytes().get(INLINE..))
+    };
+    let key_rest = |slot: &Slot| {
+        long_keys
+            .binary_search_by_key(&slot.index, |&(i, _)| i)
+            .ok()
+            .and_then(|at| long_keys.get(at))
+            .and_then(|(_, key)| key.as_bytes().get(INLINE..))
+    };
 
-    fn probe(&self, key: &[u8], h: u64) -> Option<u32> {
-        let tag = (h >> 32) as u32;
-        let mut at = h as usize & self.mask;
-        // The table is at most half full, so the probe always reaches an empty slot.
-        loop {
-            let slot = &self.slots[at];
-            if slot.index == u32::MAX {
-                return None;
-            }
-            if self.matches(slot, tag, key) {
-                return Some(slot.index);
-            }
-            at = (at + 1) & self.mask;
-        }
-    }
-
-    /// The index of `id`, if it was indexed.
-    #[cfg(test)]
-    pub(crate) fn get(&self, id: &str) -> Option<u32> {
-        self.probe(id.as_bytes(), hash(id.as_bytes()))
-    }
-
-    /// Resolves every key in order, appending the indices to `out`; on the first key that
-    /// is not indexed, returns its position in `keys` (and `out` holds the ones before it).
-    pub(crate) fn resolve_all<'k>(
-        &self,
-        keys: impl Iterator<Item = &'k str>,
-        out: &mut Vec<u32>,
-    ) -> Result<(), usize> {
-        let mut keys = keys.peekable();
-        let mut batch: [&str; BATCH] = [""; BATCH];
-        let mut hashes = [0u64; BATCH];
-        let mut position = 0;
-        while keys.peek().is_some() {
-            let mut count = 0;
-            for (slot, key) in batch.iter_mut().zip(&mut keys) {
-                *slot = key;
-                count += 1;
-            }
-            self.load_ahead(batch[..count].iter().copied(), &mut hashes);
-            for (key, &h) in batch[..count].iter().zip(&hashes) {
-                match self.probe(key.as_bytes(), h) {
-                    Some(i) => out.push(i),
-                    None => return Err(position),
+    let largest = id_parts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut table: Vec<Slot> = vec![EMPTY; (largest.max(2) * 2).next_power_of_two()];
+    let mut out = vec![u32::MAX; key_counts.iter().sum()];
+    let mut first_missing: Option<usize> = None;
+    for (id_part, key_part) in id_parts.iter().zip(&key_parts) {
+        // At most half full, so every probe reaches an empty slot.
+        let capacity = (id_part.len().max(2) * 2).next_power_of_two();
+        let mask = capacity - 1;
+        let table = &mut table[..capacity];
+        table.fill(EMPTY);
+        for id in id_part {
+            let mut at = id.high as usize & mask;
+            loop {
+                let slot = &table[at];
+                if slot.index == u32::MAX {
+                    table[at] = *id;
+                    break;
                 }
-                position += 1;
+                // A repeated id: the first one (the lower index, scattered first) stays.
+                if slot.same_head(id) && (!id.is_long() || id_rest(slot) == id_rest(id)) {
+                    break;
+                }
+                at = (at + 1) & mask;
             }
         }
-        Ok(())
+        for key in key_part {
+            let mut at = key.high as usize & mask;
+            let found = loop {
+                let slot = &table[at];
+                if slot.index == u32::MAX {
+                    break None;
+                }
+                if slot.same_head(key) && (!key.is_long() || id_rest(slot) == key_rest(key)) {
+                    break Some(slot.index);
+                }
+                at = (at + 1) & mask;
+            };
+            let position = key.index as usize;
+            match (found, out.get_mut(position)) {
+                (Some(index), Some(o)) => *o = index,
+                _ => {
+                    first_missing =
+                        Some(first_missing.map_or(position, |first| first.min(position)));
+                }
+            }
+        }
+    }
+    match first_missing {
+        Some(position) => Err(position),
+        None => Ok(out),
     }
 }
 
@@ -250,38 +310,10 @@ mod tests {
         texts.iter().map(|&t| ComponentId::from(t)).collect()
     }
 
-    #[test]
-    fn finds_every_id_and_nothing_else() {
-        let ids: Vec<ComponentId> = (0..1000)
-            .map(|i| ComponentId::new(format!("c{i:06}")))
-            .collect();
-        let index = IdIndex::new(&ids);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(index.get(id.as_str()), Some(i as u32));
-        }
-        assert_eq!(index.get("c001000"), None);
-        // Every length class of the hash and of the comparison, and near misses in each.
-        let odd = ids_of_every_length();
-        let odd_index = IdIndex::new(&odd);
-        for (i, id) in odd.iter().enumerate() {
-            let id = id.as_str();
-            assert_eq!(odd_index.get(id), Some(i as u32), "{id:?}");
-            let mut near = id.as_bytes().to_vec();
-            if let Some(last) = near.last_mut() {
-                *last ^= 1;
-                let near = String::from_utf8(near).expect("ascii");
-                assert_eq!(odd_index.get(&near), None, "{near:?}");
-            }
-            let mut first = id.as_bytes().to_vec();
-            if let Some(b) = first.first_mut() {
-                *b ^= 1;
-                let first = String::from_utf8(first).expect("ascii");
-                assert_eq!(odd_index.get(&first), None, "{first:?}");
-            }
-        }
-        assert_eq!(index.get(""), None);
-        let empty = IdIndex::new(&[]);
-        assert_eq!(empty.get("a"), None);
+    fn get(ids: &[ComponentId], key: &str) -> Option<u32> {
+        resolve(ids, || std::iter::once(key))
+            .ok()
+            .map(|found| found[0])
     }
 
     fn ids_of_every_length() -> Vec<ComponentId> {
@@ -302,48 +334,117 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_keep_the_first_index() {
-        let ids = ids(&["b", "a", "b", "abcdefghijklmnopq", "abcdefghijklmnopq"]);
-        let index = IdIndex::new(&ids);
-        assert_eq!(index.get("b"), Some(0));
-        assert_eq!(index.get("a"), Some(1));
-        assert_eq!(index.get("abcdefghijklmnopq"), Some(3));
+    fn finds_every_id_and_nothing_else() {
+        // Enough ids for many partitions.
+        let many: Vec<ComponentId> = (0..20_000)
+            .map(|i| ComponentId::new(format!("c{i:06}")))
+            .collect();
+        let keys: Vec<&str> = many.iter().rev().map(ComponentId::as_str).collect();
+        let found = resolve(&many, || keys.iter().copied()).expect("all known");
+        assert_eq!(found, (0..20_000u32).rev().collect::<Vec<_>>());
+        assert_eq!(get(&many, "c020000"), None);
+        assert_eq!(get(&many, ""), None);
+        // Every length class of the hash and of the comparison, and near misses in each.
+        let odd = ids_of_every_length();
+        for (i, id) in odd.iter().enumerate() {
+            let id = id.as_str();
+            assert_eq!(get(&odd, id), Some(i as u32), "{id:?}");
+            let mut near = id.as_bytes().to_vec();
+            if let Some(last) = near.last_mut() {
+                *last ^= 1;
+                let near = String::from_utf8(near).expect("ascii");
+                assert_eq!(get(&odd, &near), None, "{near:?}");
+            }
+            let mut first = id.as_bytes().to_vec();
+            if let Some(b) = first.first_mut() {
+                *b ^= 1;
+                let first = String::from_utf8(first).expect("ascii");
+                assert_eq!(get(&odd, &first), None, "{first:?}");
+            }
+        }
+        assert_eq!(get(&[], "a"), None);
+        assert_eq!(resolve(&[], std::iter::empty), Ok(Vec::new()));
     }
 
     #[test]
-    fn resolves_in_batches_and_reports_the_first_unknown_key() {
-        // More keys than a batch, a partial last batch, and repeats.
-        let ids: Vec<ComponentId> = (0..100)
+    fn head_words_are_the_zero_padded_first_bytes() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for n in 0..=text.len() {
+            let key = &text.as_bytes()[..n];
+            let mut bytes = [0u8; INLINE];
+            bytes[..n.min(INLINE)].copy_from_slice(&key[..n.min(INLINE)]);
+            let (low, high) = bytes.split_at(8);
+            let expected = [
+                u64::from_le_bytes(low.try_into().expect("8 bytes")),
+                u64::from_le_bytes(high.try_into().expect("8 bytes")),
+            ];
+            assert_eq!(head_words(key), expected, "length {n}");
+        }
+    }
+
+    #[test]
+    fn cmp_text_is_the_order_of_str() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "\0".into(),
+            "a".into(),
+            "a\0".into(),
+            "a\0\0".into(),
+            "é".into(),
+            "abcdefghijklmnop".into(),
+            "abcdefghijklmnoq".into(),
+            "abcdefghijklmnopq".into(),
+            "abcdefghijklmno".into(),
+        ];
+        // Every length up to past a slot, with the last byte low, middle and high.
+        for n in 1..20 {
+            for last in [b'\0', b'm', b'~'] {
+                let mut text = "k".repeat(n - 1).into_bytes();
+                text.push(last);
+                texts.push(String::from_utf8(text).expect("ascii"));
+            }
+        }
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(cmp_text(a, b), a.as_str().cmp(b.as_str()), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_keep_the_first_index() {
+        let ids = ids(&["b", "a", "b", "abcdefghijklmnopq", "abcdefghijklmnopq"]);
+        assert_eq!(get(&ids, "b"), Some(0));
+        assert_eq!(get(&ids, "a"), Some(1));
+        assert_eq!(get(&ids, "abcdefghijklmnopq"), Some(3));
+    }
+
+    #[test]
+    fn reports_the_first_unknown_key_by_position() {
+        let ids: Vec<ComponentId> = (0..5000)
             .map(|i| ComponentId::new(format!("k{i}")))
             .collect();
-        let index = IdIndex::new(&ids);
-        let keys: Vec<String> = (0..(3 * BATCH + 5))
-            .map(|i| format!("k{}", (i * 7) % 100))
-            .collect();
-        let mut out = vec![42];
-        index
-            .resolve_all(keys.iter().map(String::as_str), &mut out)
-            .expect("all known");
-        let expected: Vec<u32> = std::iter::once(42)
-            .chain((0..(3 * BATCH as u32 + 5)).map(|i| (i * 7) % 100))
-            .collect();
-        assert_eq!(out, expected);
-        for missing_at in [0, 1, BATCH - 1, BATCH, 2 * BATCH + 3] {
+        let keys: Vec<String> = (0..3000).map(|i| format!("k{}", (i * 7) % 5000)).collect();
+        let found = resolve(&ids, || keys.iter().map(String::as_str)).expect("all known");
+        assert_eq!(
+            found,
+            (0..3000u32).map(|i| (i * 7) % 5000).collect::<Vec<_>>()
+        );
+        for missing in [[0, 1], [1, 2999], [2998, 17], [1500, 1499]] {
             let mut keys = keys.clone();
-            keys[missing_at] = "k100".to_owned();
-            let mut out = Vec::new();
+            for &at in &missing {
+                keys[at] = format!("absent-{at}-and-longer-than-sixteen");
+            }
             assert_eq!(
-                index.resolve_all(keys.iter().map(String::as_str), &mut out),
-                Err(missing_at)
+                resolve(&ids, || keys.iter().map(String::as_str)),
+                Err(missing[0].min(missing[1]))
             );
-            assert_eq!(out.len(), missing_at);
         }
+        // Long keys compare their rest: a key sharing the first 16 bytes is not the id.
         let long = ids_of_every_length();
-        let index = IdIndex::new(&long);
-        let mut out = Vec::new();
-        index
-            .resolve_all(long.iter().rev().map(ComponentId::as_str), &mut out)
-            .expect("all known");
-        assert_eq!(out, (0..long.len() as u32).rev().collect::<Vec<_>>());
+        let found = resolve(&long, || long.iter().rev().map(ComponentId::as_str)).expect("known");
+        assert_eq!(found, (0..long.len() as u32).rev().collect::<Vec<_>>());
+        assert_eq!(get(&long, "abcdefghijklmnopqrstuvwxyz0123456788"), None);
+        assert_eq!(get(&long, "abcdefghijklmnopr"), None);
     }
 }

@@ -53,7 +53,6 @@ use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
 use crate::model::{
     Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
 };
-use index::IdIndex;
 
 /// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -489,45 +488,47 @@ pub fn plan_release(
 
     // Index components in id order: the source of every tie-break.
     let mut components: Vec<&Component> = platform.components.iter().collect();
-    components.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    if let Some(pair) = components.windows(2).find(|p| p[0].id == p[1].id) {
+    components.sort_unstable_by(|a, b| index::cmp_text(a.id.as_str(), b.id.as_str()));
+    let n = components.len();
+    // One pass over the components gathers what the plan reads from them, dense and in
+    // index order: the ids (a clone copies 24 bytes, see `crate::id`), the dependency rows'
+    // offsets, durations and criticality. A `Component` is a few hundred bytes with these
+    // fields on different cache lines, and a pass per field missed on every component each
+    // time (perf: most of the planner's own time, issue #10).
+    let default_duration = options.default_duration;
+    let mut ids: Vec<ComponentId> = Vec::with_capacity(n);
+    let mut row_offsets: Vec<u32> = Vec::with_capacity(n + 1);
+    let mut durations: Vec<HumanDuration> = Vec::with_capacity(n);
+    let mut criticality: Vec<Criticality> = Vec::with_capacity(n);
+    let mut edge_count = 0usize;
+    row_offsets.push(0);
+    for c in &components {
+        ids.push(c.id.clone());
+        edge_count += c.depends_on.len();
+        // Saturates only when the edge count is refused below.
+        row_offsets.push(u32::try_from(edge_count).unwrap_or(u32::MAX));
+        durations.push(c.estimated_duration.unwrap_or(default_duration));
+        criticality.push(c.criticality);
+    }
+    if let Some(pair) = ids.windows(2).find(|p| p[0] == p[1]) {
         return Err(PlanError::DuplicateComponent {
-            component: pair[0].id.clone(),
+            component: pair[0].clone(),
         });
     }
-    let n = components.len();
-    let edge_count: usize = components.iter().map(|c| c.depends_on.len()).sum();
     if n >= u32::MAX as usize || edge_count >= u32::MAX as usize {
         return Err(PlanError::Graph(GraphError::TooLarge {
             node_count: n,
             edge_count,
         }));
     }
-    // The ids, dense and in index order: the index resolves against them, steps and blast
-    // radius clone them (a clone copies 24 bytes, see `crate::id`), the plan keeps them.
-    let ids: Vec<ComponentId> = components.iter().map(|c| c.id.clone()).collect();
 
     // Dependencies resolved straight into CSR rows (the graph's forward adjacency).
-    let mut row_offsets: Vec<u32> = Vec::with_capacity(n + 1);
-    row_offsets.push(0);
-    let mut row_end = 0u32;
-    for c in &components {
-        // Fits: edge_count < u32::MAX was checked above.
-        row_end += c.depends_on.len() as u32;
-        row_offsets.push(row_end);
-    }
-    let mut row_targets: Vec<u32> = Vec::with_capacity(edge_count);
-    let index = IdIndex::new(&ids);
-    let resolved = index.resolve_all(
+    let row_targets = index::resolve(&ids, || {
         components
             .iter()
-            .flat_map(|c| c.depends_on.iter().map(ComponentId::as_str)),
-        &mut row_targets,
-    );
-    drop(index);
-    if let Err(position) = resolved {
-        return Err(unknown_dependency(&components, &row_offsets, position));
-    }
+            .flat_map(|c| c.depends_on.iter().map(ComponentId::as_str))
+    })
+    .map_err(|position| unknown_dependency(&components, &row_offsets, position))?;
 
     // Shipped components: a merge of two id-sorted sequences.
     let mut shipped_version: Vec<Option<&ComponentVersion>> = vec![None; n];
@@ -537,7 +538,7 @@ pub fn plan_release(
         // One comparison per step of the merge (each is a string comparison).
         let mut found = false;
         while at < n {
-            match ids[at].cmp(id) {
+            match index::cmp_text(ids[at].as_str(), id.as_str()) {
                 std::cmp::Ordering::Less => at += 1,
                 std::cmp::Ordering::Equal => {
                     found = true;
@@ -558,17 +559,10 @@ pub fn plan_release(
 
     let graph = DependencyGraph::from_dependency_rows(row_offsets, row_targets)
         .map_err(|e| graph_error(e, &components))?;
-    let default_duration = options.default_duration;
-    let weights: Vec<u64> = components
+    let weights: Vec<u64> = durations
         .iter()
         .zip(&shipped)
-        .map(|(c, &s)| {
-            if s {
-                nanos(c.estimated_duration.unwrap_or(default_duration))
-            } else {
-                0
-            }
-        })
+        .map(|(&d, &s)| if s { nanos(d) } else { 0 })
         .collect();
     // Levels and the critical path in one Kahn pass (callgrind, issue #10).
     let (level, chain, chain_weight) = graph
@@ -610,7 +604,7 @@ pub fn plan_release(
             version: version.version.clone(),
             artifact: version.artifact.clone(),
             strategy: StrategyName::of(c.strategy.as_ref()),
-            estimated_duration: c.estimated_duration.unwrap_or(default_duration),
+            estimated_duration: durations[v],
         });
     }
     let stage_nanos = longest
@@ -641,7 +635,7 @@ pub fn plan_release(
 
     let topology = Topology {
         ids,
-        criticality: components.iter().map(|c| c.criticality).collect(),
+        criticality,
         graph,
     };
     let mut blast_radius = BTreeMap::new();
