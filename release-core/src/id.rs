@@ -3,74 +3,86 @@
 //! Every id is a newtype over a string so that a `ComponentId` can never be passed where an
 //! `EnvironmentName` is expected. Ids serialize as plain strings and order by their text, which
 //! keeps plans and reports deterministic.
+//!
+//! Representation: an id holds a [`SmolStr`], not a `String`. Ids of up to 23 bytes (nearly
+//! every real one: `checkout-api`, `prod`, `CR-1042`) are stored inline in the 24 bytes a
+//! `String` takes, longer ones behind an `Arc<str>`; either way a clone allocates nothing.
+//! Ids are copied everywhere (a plan holds each shipped component's id in its deploy step,
+//! its rollback step and its blast radius entries), and with `String` the 100,000-component
+//! plan spent most of its time in `malloc`/`free` for those copies (issue #10, BENCHMARKS.md).
+//! An `Arc<str>` would also share the text but still touch a shared counter per clone and
+//! per drop; inline ids touch nothing. The public API (`new`, `as_str`, `From`, `Borrow<str>`,
+//! `Display`, ordering by text) and the serialized form (a plain string) are unchanged.
 
 use std::borrow::Borrow;
 use std::fmt;
+
+use smol_str::SmolStr;
 
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(#[schemars(with = "String")] SmolStr);
 
         impl $name {
             /// Creates the id from any string.
             pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+                Self(SmolStr::from(id.into()))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.0, f)
+                fmt::Debug::fmt(self.as_str(), f)
             }
         }
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(SmolStr::new(s))
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(SmolStr::from(s))
             }
         }
 
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                self.as_str() == *other
             }
         }
     };

@@ -8,7 +8,7 @@
 //! - `--graph FILE`: read the edge list a `benches/compare` script wrote (`dependency dependent`
 //!   per line, as `tsort` reads it) instead of generating the seeded graph.
 //! - `--iterations N`: plan N times (default 1); under `valgrind --tool=callgrind` keep it at 1.
-//! - `--variant`: `all` (every component shipped, blast radius off: the 178 ms bench),
+//! - `--variant`: `all` (every component shipped, blast radius off: `plan_release/all_shipped`),
 //!   `blast` (1 % shipped, blast radius on), `capped` (all shipped, `max_parallel` 500), or
 //!   `all-variants` (the three, for `--digest`).
 //! - `--digest`: print the SHA-256 of each plan's JSON and of its text rendering.

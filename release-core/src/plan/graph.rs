@@ -718,51 +718,64 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Reusable BFS state for many blast-radius queries on one graph: O(n) once, then O(reach)
-/// per query (an epoch stamp instead of clearing a visited set).
+/// Reusable BFS state for many blast-radius queries on one graph: O(n / 64) words once,
+/// then O(reach) per query plus a scan of the bitset's words between the lowest and the
+/// highest node reached.
+///
+/// The visited set is a bitset, so the answer comes out ascending by scanning it instead of
+/// sorting the BFS order: for 1,000 shipped components of the 100,000-component bench
+/// (1.9 million dependents in all) the sort and the collect's reallocations were 60 % of
+/// the instructions of the whole plan (callgrind, issue #10). Reading a word clears it, so
+/// the set is empty again for the next query.
 pub(crate) struct Reach {
-    stamp: Vec<u32>,
-    epoch: u32,
+    seen: Vec<u64>,
     queue: Vec<u32>,
 }
 
 impl Reach {
     pub(crate) fn new(graph: &DependencyGraph) -> Self {
         Self {
-            stamp: vec![0; graph.node_count],
-            epoch: 0,
+            seen: vec![0; graph.node_count.div_ceil(64)],
             queue: Vec::new(),
         }
     }
 
     /// Same answer as [`DependencyGraph::transitive_dependents`].
     pub(crate) fn dependents(&mut self, graph: &DependencyGraph, node: u32) -> Vec<u32> {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
-        let epoch = self.epoch;
         self.queue.clear();
         self.queue.push(node);
+        let (mut low, mut high) = (usize::MAX, 0usize);
         let mut head = 0;
         while let Some(&u) = self.queue.get(head) {
             head += 1;
             for &w in graph.dependents.row(u) {
-                if let Some(s) = self.stamp.get_mut(w as usize)
-                    && *s != epoch
+                let (word, bit) = (w as usize / 64, 1u64 << (w % 64));
+                if let Some(bits) = self.seen.get_mut(word)
+                    && *bits & bit == 0
                 {
-                    *s = epoch;
+                    *bits |= bit;
                     self.queue.push(w);
+                    low = low.min(word);
+                    high = high.max(word);
                 }
             }
         }
-        let mut out: Vec<u32> = self.queue[1..]
-            .iter()
-            .copied()
-            .filter(|&v| v != node)
-            .collect();
-        out.sort_unstable();
+        let mut out: Vec<u32> = Vec::with_capacity(self.queue.len());
+        if let Some(words) = self.seen.get_mut(low..=high) {
+            for (i, word) in words.iter_mut().enumerate() {
+                let base = ((low + i) * 64) as u32;
+                let mut bits = std::mem::take(word);
+                while bits != 0 {
+                    let v = base + bits.trailing_zeros();
+                    // A cycle through `node` would make it its own dependent; a blast
+                    // radius lists others.
+                    if v != node {
+                        out.push(v);
+                    }
+                    bits &= bits - 1;
+                }
+            }
+        }
         out
     }
 }
@@ -925,6 +938,23 @@ mod tests {
         let mut reach = Reach::new(&g);
         for v in 0..5 {
             assert_eq!(reach.dependents(&g, v), g.transitive_dependents(v));
+        }
+        // Reused across queries on bigger graphs, with and without cycles, nodes past 64.
+        for seed in 0..10 {
+            let n = 300;
+            let mut edges = random_rows(n as u32, 3, seed);
+            if seed % 2 == 1 {
+                edges.extend([(0, 299), (150, 290)]);
+            }
+            let g = graph(n, &edges);
+            let mut reach = Reach::new(&g);
+            for v in (0..n as u32).rev().chain(0..n as u32) {
+                assert_eq!(
+                    reach.dependents(&g, v),
+                    g.transitive_dependents(v),
+                    "{seed} {v}"
+                );
+            }
         }
     }
 }

@@ -1,14 +1,20 @@
-//! A flat, read-only map from component id to node index, built once per plan; its id table
-//! (node index → id) stays in the plan's topology.
+//! Component ids to node indices: resolves every `depends_on` entry of a plan against the
+//! plan's id-sorted `ComponentId`s in one batch.
 //!
-//! Why not a `HashMap<&str, u32>`: resolving 300,000 `depends_on` entries against 100,000
-//! ids is memory-bound. A std map probes a 24-byte slot and then follows the key's pointer
-//! into the heap. The first version of this index held 8-byte `(tag, index)` slots and the
-//! ids in an arena, which still cost three dependent cache misses per lookup (slot, offset,
-//! arena); `perf annotate` put 37 % of the whole plan's time on those loads (issue #10). Now
-//! a slot is one aligned 32-byte record holding the id's length and its first 16 bytes, so
-//! a lookup of an id of up to 16 bytes touches one cache line of the table and nothing else;
-//! longer ids compare their rest against the arena.
+//! History (issue #10, each step measured with `perf annotate` on 100,000 ids and 300,000
+//! keys): a std `HashMap<&str, u32>` probes a 24-byte slot and then follows the key's
+//! pointer into the heap. Flat 8-byte `(tag, index)` slots with the ids in an arena still
+//! cost three dependent cache misses per lookup (slot, offset, arena): 37 % of the whole
+//! plan. A slot became one aligned 32-byte record holding the id's length and first 16
+//! bytes, so a lookup of an id of up to 16 bytes touches one cache line and nothing else
+//! (longer ids compare their rest against the id itself). That table was still 8 MiB, and
+//! each lookup one cache and TLB miss: 28 % of the plan on the slot load, 21 % more on the
+//! same load when building; loading a batch of slots before probing them barely helped on
+//! these virtual machines (TLB misses under nested paging). Hence [`resolve`]: a
+//! radix-partitioned hash join whose tables stay in cache.
+
+use crate::id::ComponentId;
+
 /// A hash of a short byte string: FxHash's multiply-rotate over 8-byte words, where the tail
 /// (most of a typical id) is read as two overlapping loads instead of a variable-length copy
 /// (which compiles to a `memcpy` call), the length is mixed in, and SplitMix64's finaliser
@@ -54,190 +60,245 @@ fn word4(bytes: &[u8]) -> u32 {
         .map_or(0, |w| u32::from_le_bytes(*w))
 }
 
-/// Byte equality for short ids without a `memcmp` call: two overlapping word loads cover
-/// 4 to 16 bytes; anything else falls back to slice equality.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
+/// The first [`INLINE`] bytes of `key` as two little-endian words, zero-padded, read with
+/// word loads: a byte-wise copy into a buffer compiles to a `memcpy` call whose byte stores
+/// the following 16-byte load cannot forward from (`perf annotate`: 55 % of the resolver).
+fn head_words(key: &[u8]) -> [u64; 2] {
+    let n = key.len();
     match n {
-        8..=16 => word8(a) == word8(b) && word8(&a[n - 8..]) == word8(&b[n - 8..]),
-        4..=7 => word4(a) == word4(b) && word4(&a[n - 4..]) == word4(&b[n - 4..]),
-        _ => a == b,
-    }
-}
-
-/// Ids in index order, concatenated in one arena.
-#[derive(Clone, Default)]
-pub(crate) struct IdTable {
-    arena: String,
-    /// `offsets[i]..offsets[i + 1]` is id `i` in `arena`.
-    offsets: Vec<usize>,
-}
-
-impl IdTable {
-    /// Number of ids.
-    pub(crate) fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-
-    /// The id of node `i` (`None` outside the table).
-    pub(crate) fn id_str(&self, i: u32) -> Option<&str> {
-        let i = i as usize;
-        match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&start), Some(&end)) => self.arena.get(start..end),
-            _ => None,
+        17.. => [word8(key), word8(&key[8..])],
+        // The last 8 bytes, shifted so that bytes 8.. of the key come first.
+        9..=16 => [word8(key), word8(&key[n - 8..]) >> (8 * (16 - n))],
+        8 => [word8(key), 0],
+        4..=7 => {
+            let low = u64::from(word4(key));
+            let high = u64::from(word4(&key[n - 4..])) >> (8 * (8 - n));
+            [low | high << 32, 0]
         }
-    }
-
-    fn bytes(&self, i: u32) -> &[u8] {
-        let i = i as usize;
-        match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&start), Some(&end)) => self.arena.as_bytes().get(start..end).unwrap_or(&[]),
-            _ => &[],
-        }
-    }
-
-    /// The node of `id` by binary search; the table must hold its ids in ascending order (the
-    /// planner indexes components in id order).
-    pub(crate) fn position(&self, id: &str) -> Option<u32> {
-        let (mut low, mut high) = (0usize, self.len());
-        while low < high {
-            let mid = low + (high - low) / 2;
-            match self.bytes(mid as u32).cmp(id.as_bytes()) {
-                std::cmp::Ordering::Less => low = mid + 1,
-                std::cmp::Ordering::Greater => high = mid,
-                std::cmp::Ordering::Equal => return Some(mid as u32),
+        _ => {
+            let mut word = 0u64;
+            for (i, &b) in key.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
             }
+            [word, 0]
         }
-        None
     }
+}
+
+/// The order of `str` (bytewise), without a `memcmp` call for texts of up to [`INLINE`]
+/// bytes: their zero-padded first bytes as big-endian words, then the length (a text that
+/// is a prefix of the other pads with zeros and is shorter, so it comes first, as in `str`).
+/// The planner sorts and merges 100,000 ids; the call was 6 % of the plan (perf, issue #10).
+pub(crate) fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() > INLINE || b.len() > INLINE {
+        return a.cmp(b);
+    }
+    let ([a0, a1], [b0, b1]) = (head_words(a), head_words(b));
+    (a0.swap_bytes(), a1.swap_bytes(), a.len()).cmp(&(b0.swap_bytes(), b1.swap_bytes(), b.len()))
 }
 
 /// Bytes of an id kept in its slot.
 const INLINE: usize = 16;
 
-/// One table slot: 28 bytes of data in an aligned 32-byte record, so never two cache lines.
+/// An id or a key with its hash, in a partition or in a table slot: 32 bytes, aligned, so
+/// never two cache lines.
 #[derive(Clone, Copy)]
 #[repr(align(32))]
 struct Slot {
-    /// The high half of the id's hash.
+    /// The low half of the hash.
     tag: u32,
-    /// The node; `u32::MAX` marks an empty slot.
+    /// The high half: its top bits pick the partition, its low bits the table position.
+    high: u32,
+    /// An id's node, or a key's position; `u32::MAX` marks an empty table slot.
     index: u32,
-    /// The id's length in bytes.
+    /// The length in bytes.
     len: u32,
-    /// The id's first bytes (zero-padded).
-    inline: [u8; INLINE],
+    /// The first bytes (zero-padded), see [`head_words`].
+    inline: [u64; 2],
 }
 
 const EMPTY: Slot = Slot {
     tag: 0,
+    high: 0,
     index: u32::MAX,
     len: 0,
-    inline: [0; INLINE],
+    inline: [0; 2],
 };
 
-#[derive(Clone)]
-pub(crate) struct IdIndex {
-    table: IdTable,
-    /// Open addressing with linear probing, at most half full.
-    slots: Vec<Slot>,
-    mask: usize,
+impl Slot {
+    /// The slot of `key` with hash `h`, holding `index`.
+    fn new(key: &[u8], h: u64, index: u32) -> Self {
+        Self {
+            tag: h as u32,
+            high: (h >> 32) as u32,
+            index,
+            // Ids longer than u32::MAX bytes are not a thing; saturate anyway.
+            len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+            inline: head_words(key),
+        }
+    }
+
+    /// Same hash, same length and same first bytes: the same key when it is at most
+    /// [`INLINE`] bytes long; a longer one compares its rest too.
+    fn same_head(&self, other: &Slot) -> bool {
+        self.tag == other.tag
+            && self.high == other.high
+            && self.len == other.len
+            && self.inline == other.inline
+    }
+
+    fn is_long(&self) -> bool {
+        self.len as usize > INLINE
+    }
 }
 
-impl IdIndex {
-    /// Indexes `ids` (index = position). With duplicates, the first occurrence wins.
-    pub(crate) fn new<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Self {
-        let n = ids.len();
-        let capacity = (n.max(4) * 2).next_power_of_two();
-        let mut index = Self {
-            table: IdTable {
-                arena: String::with_capacity(n * 12),
-                offsets: Vec::with_capacity(n + 1),
-            },
-            slots: vec![EMPTY; capacity],
-            mask: capacity - 1,
-        };
-        index.table.offsets.push(0);
-        for (i, id) in ids.enumerate() {
-            index.table.arena.push_str(id);
-            index.table.offsets.push(index.table.arena.len());
-            let key = id.as_bytes();
-            let h = hash(key);
-            let tag = (h >> 32) as u32;
-            let mut at = h as usize & index.mask;
+/// Ids per partition, about: a partition's table (two slots per id) is 64 KiB, in L2.
+const PER_PARTITION: usize = 1024;
+
+/// The partition of a slot: the top `bits` of its hash's high half.
+fn partition(high: u32, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (high >> (32 - bits)) as usize
+    }
+}
+
+/// Hashes every text, counting how many fall in each of the `1 << bits` partitions.
+fn hashes<'t>(texts: impl Iterator<Item = &'t str>, bits: u32) -> (Vec<u64>, Vec<usize>) {
+    let mut counts = vec![0usize; 1 << bits];
+    let hashes = texts
+        .map(|text| {
+            let h = hash(text.as_bytes());
+            if let Some(count) = counts.get_mut(partition((h >> 32) as u32, bits)) {
+                *count += 1;
+            }
+            h
+        })
+        .collect();
+    (hashes, counts)
+}
+
+/// Splits texts into partitions by their hash, keeping their order (so within a partition,
+/// ids stay in index order and keys in position order).
+/// Texts longer than a slot holds go to `long` too, by position, for comparing their rest.
+fn scatter<'t>(
+    texts: impl Iterator<Item = &'t str>,
+    hashes: &[u64],
+    counts: &[usize],
+    bits: u32,
+    long: &mut Vec<(u32, &'t str)>,
+) -> Vec<Vec<Slot>> {
+    let mut parts: Vec<Vec<Slot>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for (i, (text, &h)) in texts.zip(hashes).enumerate() {
+        let slot = Slot::new(text.as_bytes(), h, i as u32);
+        if slot.is_long() {
+            long.push((i as u32, text));
+        }
+        if let Some(part) = parts.get_mut(partition(slot.high, bits)) {
+            part.push(slot);
+        }
+    }
+    parts
+}
+
+/// Resolves every key, in order, to the index of the equal id in `ids` (the first one when
+/// `ids` repeats); when a key names no id, returns the position of the first such key.
+/// `keys` is called twice and must give the same keys both times.
+///
+/// A radix-partitioned hash join rather than one hash table: ids and keys are both split by
+/// the top bits of their hash into partitions of about [`PER_PARTITION`] ids, then each
+/// partition's ids go into a small open-addressing table that stays in cache while that
+/// partition's keys probe it. One table over 100,000 ids is 8 MiB, and each of the 300,000
+/// lookups and 100,000 inserts was a cache and TLB miss (`perf annotate`: 30 % of the whole
+/// plan on the slot loads, even with the loads batched; issue #10); the partitioning passes
+/// read and write sequentially.
+pub(crate) fn resolve<'k, I>(ids: &[ComponentId], keys: impl Fn() -> I) -> Result<Vec<u32>, usize>
+where
+    I: Iterator<Item = &'k str>,
+{
+    let bits = (ids.len() / PER_PARTITION)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(12);
+    let (id_hashes, id_counts) = hashes(ids.iter().map(ComponentId::as_str), bits);
+    // Long ids compare their rest against `ids` itself.
+    let mut long_ids = Vec::new();
+    let id_parts = scatter(
+        ids.iter().map(ComponentId::as_str),
+        &id_hashes,
+        &id_counts,
+        bits,
+        &mut long_ids,
+    );
+    drop((id_hashes, long_ids));
+    let (key_hashes, key_counts) = hashes(keys(), bits);
+    let mut long_keys = Vec::new();
+    let key_parts = scatter(keys(), &key_hashes, &key_counts, bits, &mut long_keys);
+    drop(key_hashes);
+    let id_rest = |slot: &Slot| {
+        ids.get(slot.index as usize)
+            .and_then(|id| id.as_str().as_bytes().get(INLINE..))
+    };
+    let key_rest = |slot: &Slot| {
+        long_keys
+            .binary_search_by_key(&slot.index, |&(i, _)| i)
+            .ok()
+            .and_then(|at| long_keys.get(at))
+            .and_then(|(_, key)| key.as_bytes().get(INLINE..))
+    };
+
+    let largest = id_parts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut table: Vec<Slot> = vec![EMPTY; (largest.max(2) * 2).next_power_of_two()];
+    let mut out = vec![u32::MAX; key_counts.iter().sum()];
+    let mut first_missing: Option<usize> = None;
+    for (id_part, key_part) in id_parts.iter().zip(&key_parts) {
+        // At most half full, so every probe reaches an empty slot.
+        let capacity = (id_part.len().max(2) * 2).next_power_of_two();
+        let mask = capacity - 1;
+        let table = &mut table[..capacity];
+        table.fill(EMPTY);
+        for id in id_part {
+            let mut at = id.high as usize & mask;
             loop {
-                let slot = index.slots[at];
+                let slot = &table[at];
                 if slot.index == u32::MAX {
-                    let mut inline = [0u8; INLINE];
-                    let head = key.len().min(INLINE);
-                    inline[..head].copy_from_slice(&key[..head]);
-                    index.slots[at] = Slot {
-                        tag,
-                        index: i as u32,
-                        // Ids longer than u32::MAX bytes are not a thing; saturate anyway.
-                        len: u32::try_from(key.len()).unwrap_or(u32::MAX),
-                        inline,
-                    };
+                    table[at] = *id;
                     break;
                 }
-                if index.matches(&slot, tag, key) {
+                // A repeated id: the first one (the lower index, scattered first) stays.
+                if slot.same_head(id) && (!id.is_long() || id_rest(slot) == id_rest(id)) {
                     break;
                 }
-                at = (at + 1) & index.mask;
+                at = (at + 1) & mask;
             }
         }
-        index
-    }
-
-    fn matches(&self, slot: &Slot, tag: u32, key: &[u8]) -> bool {
-        if slot.tag != tag || slot.len as usize != key.len() {
-            return false;
-        }
-        if key.len() <= INLINE {
-            same(&slot.inline[..key.len()], key)
-        } else {
-            same(&slot.inline, &key[..INLINE])
-                && self.table.bytes(slot.index).get(INLINE..) == key.get(INLINE..)
-        }
-    }
-
-    /// The index of `id`, if it was indexed.
-    pub(crate) fn get(&self, id: &str) -> Option<u32> {
-        let key = id.as_bytes();
-        let h = hash(key);
-        let tag = (h >> 32) as u32;
-        let mut at = h as usize & self.mask;
-        // The table is at most half full, so the probe always reaches an empty slot.
-        loop {
-            let slot = &self.slots[at];
-            if slot.index == u32::MAX {
-                return None;
+        for key in key_part {
+            let mut at = key.high as usize & mask;
+            let found = loop {
+                let slot = &table[at];
+                if slot.index == u32::MAX {
+                    break None;
+                }
+                if slot.same_head(key) && (!key.is_long() || id_rest(slot) == key_rest(key)) {
+                    break Some(slot.index);
+                }
+                at = (at + 1) & mask;
+            };
+            let position = key.index as usize;
+            match (found, out.get_mut(position)) {
+                (Some(index), Some(o)) => *o = index,
+                _ => {
+                    first_missing =
+                        Some(first_missing.map_or(position, |first| first.min(position)));
+                }
             }
-            if self.matches(slot, tag, key) {
-                return Some(slot.index);
-            }
-            at = (at + 1) & self.mask;
         }
     }
-
-    /// The id of node `i` (`None` outside the index).
-    #[cfg(test)]
-    fn id_str(&self, i: u32) -> Option<&str> {
-        self.table.id_str(i)
-    }
-
-    /// Number of ids.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Drops the hash table and keeps the ids.
-    pub(crate) fn into_table(self) -> IdTable {
-        self.table
+    match first_missing {
+        Some(position) => Err(position),
+        None => Ok(out),
     }
 }
 
@@ -245,34 +306,18 @@ impl IdIndex {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_kept_table_finds_ids_by_binary_search() {
-        let ids: Vec<String> = (0..500).map(|i| format!("component-{i:05}-x")).collect();
-        let table = IdIndex::new(ids.iter().map(String::as_str)).into_table();
-        assert_eq!(table.len(), 500);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(table.position(id), Some(i as u32));
-            assert_eq!(table.id_str(i as u32), Some(id.as_str()));
-        }
-        assert_eq!(table.position("component-00500-x"), None);
-        assert_eq!(table.position("a"), None);
-        assert_eq!(table.position("z"), None);
-        assert_eq!(IdTable::default().position("a"), None);
+    fn ids(texts: &[&str]) -> Vec<ComponentId> {
+        texts.iter().map(|&t| ComponentId::from(t)).collect()
     }
 
-    #[test]
-    fn finds_every_id_and_nothing_else() {
-        let ids: Vec<String> = (0..1000).map(|i| format!("c{i:06}")).collect();
-        let index = IdIndex::new(ids.iter().map(String::as_str));
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(index.get(id), Some(i as u32));
-            assert_eq!(index.id_str(i as u32), Some(id.as_str()));
-        }
-        assert_eq!(index.len(), 1000);
-        assert_eq!(index.id_str(1000), None);
-        assert_eq!(index.get("c001000"), None);
-        // Every length class of the hash and of the comparison, and near misses in each.
-        let odd: Vec<String> = [
+    fn get(ids: &[ComponentId], key: &str) -> Option<u32> {
+        resolve(ids, || std::iter::once(key))
+            .ok()
+            .map(|found| found[0])
+    }
+
+    fn ids_of_every_length() -> Vec<ComponentId> {
+        ids(&[
             "",
             "a",
             "ab",
@@ -285,28 +330,121 @@ mod tests {
             "abcdefghijklmnop",
             "abcdefghijklmnopq",
             "abcdefghijklmnopqrstuvwxyz0123456789",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let odd_index = IdIndex::new(odd.iter().map(String::as_str));
+        ])
+    }
+
+    #[test]
+    fn finds_every_id_and_nothing_else() {
+        // Enough ids for many partitions.
+        let many: Vec<ComponentId> = (0..20_000)
+            .map(|i| ComponentId::new(format!("c{i:06}")))
+            .collect();
+        let keys: Vec<&str> = many.iter().rev().map(ComponentId::as_str).collect();
+        let found = resolve(&many, || keys.iter().copied()).expect("all known");
+        assert_eq!(found, (0..20_000u32).rev().collect::<Vec<_>>());
+        assert_eq!(get(&many, "c020000"), None);
+        assert_eq!(get(&many, ""), None);
+        // Every length class of the hash and of the comparison, and near misses in each.
+        let odd = ids_of_every_length();
         for (i, id) in odd.iter().enumerate() {
-            assert_eq!(odd_index.get(id), Some(i as u32), "{id:?}");
-            let mut near = id.clone().into_bytes();
+            let id = id.as_str();
+            assert_eq!(get(&odd, id), Some(i as u32), "{id:?}");
+            let mut near = id.as_bytes().to_vec();
             if let Some(last) = near.last_mut() {
                 *last ^= 1;
                 let near = String::from_utf8(near).expect("ascii");
-                assert_eq!(odd_index.get(&near), None, "{near:?}");
+                assert_eq!(get(&odd, &near), None, "{near:?}");
             }
-            let mut first = id.clone().into_bytes();
+            let mut first = id.as_bytes().to_vec();
             if let Some(b) = first.first_mut() {
                 *b ^= 1;
                 let first = String::from_utf8(first).expect("ascii");
-                assert_eq!(odd_index.get(&first), None, "{first:?}");
+                assert_eq!(get(&odd, &first), None, "{first:?}");
             }
         }
-        assert_eq!(index.get(""), None);
-        let empty = IdIndex::new(std::iter::empty());
-        assert_eq!(empty.get("a"), None);
+        assert_eq!(get(&[], "a"), None);
+        assert_eq!(resolve(&[], std::iter::empty), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn head_words_are_the_zero_padded_first_bytes() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for n in 0..=text.len() {
+            let key = &text.as_bytes()[..n];
+            let mut bytes = [0u8; INLINE];
+            bytes[..n.min(INLINE)].copy_from_slice(&key[..n.min(INLINE)]);
+            let (low, high) = bytes.split_at(8);
+            let expected = [
+                u64::from_le_bytes(low.try_into().expect("8 bytes")),
+                u64::from_le_bytes(high.try_into().expect("8 bytes")),
+            ];
+            assert_eq!(head_words(key), expected, "length {n}");
+        }
+    }
+
+    #[test]
+    fn cmp_text_is_the_order_of_str() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "\0".into(),
+            "a".into(),
+            "a\0".into(),
+            "a\0\0".into(),
+            "é".into(),
+            "abcdefghijklmnop".into(),
+            "abcdefghijklmnoq".into(),
+            "abcdefghijklmnopq".into(),
+            "abcdefghijklmno".into(),
+        ];
+        // Every length up to past a slot, with the last byte low, middle and high.
+        for n in 1..20 {
+            for last in [b'\0', b'm', b'~'] {
+                let mut text = "k".repeat(n - 1).into_bytes();
+                text.push(last);
+                texts.push(String::from_utf8(text).expect("ascii"));
+            }
+        }
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(cmp_text(a, b), a.as_str().cmp(b.as_str()), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_keep_the_first_index() {
+        let ids = ids(&["b", "a", "b", "abcdefghijklmnopq", "abcdefghijklmnopq"]);
+        assert_eq!(get(&ids, "b"), Some(0));
+        assert_eq!(get(&ids, "a"), Some(1));
+        assert_eq!(get(&ids, "abcdefghijklmnopq"), Some(3));
+    }
+
+    #[test]
+    fn reports_the_first_unknown_key_by_position() {
+        let ids: Vec<ComponentId> = (0..5000)
+            .map(|i| ComponentId::new(format!("k{i}")))
+            .collect();
+        let keys: Vec<String> = (0..3000).map(|i| format!("k{}", (i * 7) % 5000)).collect();
+        let found = resolve(&ids, || keys.iter().map(String::as_str)).expect("all known");
+        assert_eq!(
+            found,
+            (0..3000u32).map(|i| (i * 7) % 5000).collect::<Vec<_>>()
+        );
+        for missing in [[0, 1], [1, 2999], [2998, 17], [1500, 1499]] {
+            let mut keys = keys.clone();
+            for &at in &missing {
+                keys[at] = format!("absent-{at}-and-longer-than-sixteen");
+            }
+            assert_eq!(
+                resolve(&ids, || keys.iter().map(String::as_str)),
+                Err(missing[0].min(missing[1]))
+            );
+        }
+        // Long keys compare their rest: a key sharing the first 16 bytes is not the id.
+        let long = ids_of_every_length();
+        let found = resolve(&long, || long.iter().rev().map(ComponentId::as_str)).expect("known");
+        assert_eq!(found, (0..long.len() as u32).rev().collect::<Vec<_>>());
+        assert_eq!(get(&long, "abcdefghijklmnopqrstuvwxyz0123456788"), None);
+        assert_eq!(get(&long, "abcdefghijklmnopr"), None);
     }
 }

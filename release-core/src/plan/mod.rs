@@ -53,7 +53,6 @@ use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
 use crate::model::{
     Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
 };
-use index::{IdIndex, IdTable};
 
 /// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,8 +337,8 @@ pub struct CriticalPath {
 /// The platform topology a plan was made against, indexed in component-id order.
 #[derive(Clone, Default)]
 struct Topology {
-    /// Component ids, ascending, in one arena; the index of an id is its node in `graph`.
-    ids: IdTable,
+    /// Component ids, ascending; the index of an id is its node in `graph`.
+    ids: Vec<ComponentId>,
     criticality: Vec<Criticality>,
     graph: DependencyGraph,
 }
@@ -359,15 +358,19 @@ impl Topology {
     }
 
     fn radius_of(&self, node: u32, reach: Vec<u32>) -> Option<BlastRadius> {
-        let component = ComponentId::from(self.ids.id_str(node)?);
+        let component = self.ids.get(node as usize)?.clone();
         let max_criticality = reach
             .iter()
             .filter_map(|&v| self.criticality.get(v as usize).copied())
             .max();
-        let dependents = reach
-            .iter()
-            .filter_map(|&v| self.ids.id_str(v).map(ComponentId::from))
-            .collect();
+        // Sized up front: a `filter_map` collect grows by doubling, and the reallocations'
+        // copies were 12 % of the 1 %-shipped bench's instructions (callgrind, issue #10).
+        let mut dependents = Vec::with_capacity(reach.len());
+        dependents.extend(
+            reach
+                .iter()
+                .filter_map(|&v| self.ids.get(v as usize).cloned()),
+        );
         Some(BlastRadius {
             component,
             dependents,
@@ -428,9 +431,13 @@ impl Plan {
     /// index (O(reach)); `None` for an unknown component. A deserialized plan has no index
     /// and answers from its stored `blast_radius` map.
     pub fn blast_radius(&self, component: &str) -> Option<BlastRadius> {
-        match self.topology.ids.position(component) {
-            Some(node) => self.topology.blast_radius(node),
-            None => self.blast_radius.get(component).cloned(),
+        match self
+            .topology
+            .ids
+            .binary_search_by(|id| id.as_str().cmp(component))
+        {
+            Ok(node) => self.topology.blast_radius(node as u32),
+            Err(_) => self.blast_radius.get(component).cloned(),
         }
     }
 
@@ -485,38 +492,47 @@ pub fn plan_release(
 
     // Index components in id order: the source of every tie-break.
     let mut components: Vec<&Component> = platform.components.iter().collect();
-    components.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    if let Some(pair) = components.windows(2).find(|p| p[0].id == p[1].id) {
+    components.sort_unstable_by(|a, b| index::cmp_text(a.id.as_str(), b.id.as_str()));
+    let n = components.len();
+    // One pass over the components gathers what the plan reads from them, dense and in
+    // index order: the ids (a clone copies 24 bytes, see `crate::id`), the dependency rows'
+    // offsets, durations and criticality. A `Component` is a few hundred bytes with these
+    // fields on different cache lines, and a pass per field missed on every component each
+    // time (perf: most of the planner's own time, issue #10).
+    let default_duration = options.default_duration;
+    let mut ids: Vec<ComponentId> = Vec::with_capacity(n);
+    let mut row_offsets: Vec<u32> = Vec::with_capacity(n + 1);
+    let mut durations: Vec<HumanDuration> = Vec::with_capacity(n);
+    let mut criticality: Vec<Criticality> = Vec::with_capacity(n);
+    let mut edge_count = 0usize;
+    row_offsets.push(0);
+    for c in &components {
+        ids.push(c.id.clone());
+        edge_count += c.depends_on.len();
+        // Saturates only when the edge count is refused below.
+        row_offsets.push(u32::try_from(edge_count).unwrap_or(u32::MAX));
+        durations.push(c.estimated_duration.unwrap_or(default_duration));
+        criticality.push(c.criticality);
+    }
+    if let Some(pair) = ids.windows(2).find(|p| p[0] == p[1]) {
         return Err(PlanError::DuplicateComponent {
-            component: pair[0].id.clone(),
+            component: pair[0].clone(),
         });
     }
-    let n = components.len();
-    let index = IdIndex::new(components.iter().map(|c| c.id.as_str()));
-    // Dependencies resolved straight into CSR rows (the graph's forward adjacency).
-    let edge_count: usize = components.iter().map(|c| c.depends_on.len()).sum();
     if n >= u32::MAX as usize || edge_count >= u32::MAX as usize {
         return Err(PlanError::Graph(GraphError::TooLarge {
             node_count: n,
             edge_count,
         }));
     }
-    let mut row_offsets: Vec<u32> = Vec::with_capacity(n + 1);
-    let mut row_targets: Vec<u32> = Vec::with_capacity(edge_count);
-    row_offsets.push(0);
-    for c in &components {
-        for dep in &c.depends_on {
-            let Some(j) = index.get(dep.as_str()) else {
-                return Err(PlanError::UnknownDependency {
-                    component: c.id.clone(),
-                    dependency: dep.clone(),
-                });
-            };
-            row_targets.push(j);
-        }
-        // Fits: edge_count < u32::MAX was checked above.
-        row_offsets.push(row_targets.len() as u32);
-    }
+
+    // Dependencies resolved straight into CSR rows (the graph's forward adjacency).
+    let row_targets = index::resolve(&ids, || {
+        components
+            .iter()
+            .flat_map(|c| c.depends_on.iter().map(ComponentId::as_str))
+    })
+    .map_err(|position| unknown_dependency(&components, &row_offsets, position))?;
 
     // Shipped components: a merge of two id-sorted sequences.
     let mut shipped_version: Vec<Option<&ComponentVersion>> = vec![None; n];
@@ -526,7 +542,7 @@ pub fn plan_release(
         // One comparison per step of the merge (each is a string comparison).
         let mut found = false;
         while at < n {
-            match components[at].id.cmp(id) {
+            match index::cmp_text(ids[at].as_str(), id.as_str()) {
                 std::cmp::Ordering::Less => at += 1,
                 std::cmp::Ordering::Equal => {
                     found = true;
@@ -547,27 +563,6 @@ pub fn plan_release(
 
     let graph = DependencyGraph::from_dependency_rows(row_offsets, row_targets)
         .map_err(|e| graph_error(e, &components))?;
-    // The hash table has done its work; the ids stay, in one arena.
-    let ids = index.into_table();
-    // What the steps need from each component, gathered in index order (a sequential pass):
-    // the steps are built in wave order, and reading the `Component`s and their id strings
-    // in that order was a cache miss per step (perf, issue #10).
-    let default_duration = options.default_duration;
-    let durations: Vec<HumanDuration> = components
-        .iter()
-        .map(|c| c.estimated_duration.unwrap_or(default_duration))
-        .collect();
-    let strategies: Vec<StrategyName> = components
-        .iter()
-        .zip(&shipped)
-        .map(|(c, &s)| {
-            if s {
-                StrategyName::of(c.strategy.as_ref())
-            } else {
-                StrategyName::AllAtOnce
-            }
-        })
-        .collect();
     let weights: Vec<u64> = durations
         .iter()
         .zip(&shipped)
@@ -577,50 +572,48 @@ pub fn plan_release(
     let (level, chain, chain_weight) = graph
         .levels_and_critical_path(&shipped, &weights)
         .map_err(|e| graph_error(e, &components))?;
-    let mut waves = DependencyGraph::group_levels(&level, Some(&shipped));
-    drop(level);
-    if let Some(cap) = cap {
-        waves = waves.split(cap);
-    }
     let critical_path = CriticalPath {
-        components: chain
-            .iter()
-            .map(|&v| components[v as usize].id.clone())
-            .collect(),
+        components: chain.iter().map(|&v| ids[v as usize].clone()).collect(),
         duration: HumanDuration(Duration::from_nanos(chain_weight)),
     };
 
-    // One template of waves, cloned per stage (the last stage takes it).
-    let mut stage_nanos = 0u64;
-    let mut template: Vec<Wave> = Vec::with_capacity(waves.len());
-    for (k, wave) in waves.iter().enumerate() {
-        let mut longest = 0u64;
-        // Sized up front: a `filter_map` collect grows by doubling and moves every step.
-        let mut steps = Vec::with_capacity(wave.len());
-        for &v in wave {
-            let v = v as usize;
-            // Only shipped nodes are in `waves`, so the version is there.
-            let Some(version) = shipped_version[v] else {
-                continue;
-            };
-            longest = longest.max(weights[v]);
-            steps.push(DeployStep {
-                // From the arena (dense, mostly cached) rather than the component's string.
-                component: ids
-                    .id_str(v as u32)
-                    .map_or_else(|| components[v].id.clone(), ComponentId::from),
-                version: version.version.clone(),
-                artifact: version.artifact.clone(),
-                strategy: strategies[v].clone(),
-                estimated_duration: durations[v],
-            });
-        }
-        stage_nanos = stage_nanos.saturating_add(longest);
-        template.push(Wave {
+    // One template of waves, cloned per stage (the last stage takes it). A shipped node's
+    // wave is its level, split into runs of `cap`; inside a wave nodes keep index order
+    // (what `DependencyGraph::waves_of` and `Waves::split` give). So the steps are built in
+    // one pass in index order, each pushed onto the end of its wave: every read is
+    // sequential, where building them in wave order read each node's data at random
+    // (perf: 15 % of the plan on the version's load alone, issue #10).
+    let wave_of_level = WaveLayout::new(&level, &shipped, cap);
+    let mut template: Vec<Wave> = wave_of_level
+        .sizes
+        .iter()
+        .enumerate()
+        .map(|(k, &size)| Wave {
             index: k as u32,
-            steps,
+            steps: Vec::with_capacity(size),
+        })
+        .collect();
+    let mut longest = vec![0u64; template.len()];
+    let mut rank = vec![0u32; wave_of_level.first.len()];
+    for (v, c) in components.iter().enumerate() {
+        let Some(version) = shipped_version[v] else {
+            continue;
+        };
+        let l = level[v] as usize;
+        let k = wave_of_level.wave(l, rank[l]);
+        rank[l] += 1;
+        longest[k] = longest[k].max(weights[v]);
+        template[k].steps.push(DeployStep {
+            component: ids[v].clone(),
+            version: version.version.clone(),
+            artifact: version.artifact.clone(),
+            strategy: StrategyName::of(c.strategy.as_ref()),
+            estimated_duration: durations[v],
         });
     }
+    let stage_nanos = longest
+        .iter()
+        .fold(0u64, |sum, &wave| sum.saturating_add(wave));
     let stage_duration = HumanDuration(Duration::from_nanos(stage_nanos));
 
     let count = targets.len();
@@ -646,7 +639,7 @@ pub fn plan_release(
 
     let topology = Topology {
         ids,
-        criticality: components.iter().map(|c| c.criticality).collect(),
+        criticality,
         graph,
     };
     let mut blast_radius = BTreeMap::new();
@@ -671,6 +664,78 @@ pub fn plan_release(
         estimated_duration,
         topology: Arc::new(topology),
     })
+}
+
+/// Where each level's waves start, and how many steps each wave gets: one wave per level,
+/// or with a cap the level's nodes in runs of `cap` (an empty level keeps one empty wave,
+/// as `Waves::split` does).
+struct WaveLayout {
+    /// `first[l]`: the wave the first node of level `l` goes to.
+    first: Vec<usize>,
+    /// Steps per wave.
+    sizes: Vec<usize>,
+    cap: Option<NonZeroU32>,
+}
+
+impl WaveLayout {
+    fn new(level: &[u32], shipped: &[bool], cap: Option<NonZeroU32>) -> Self {
+        let mut per_level: Vec<usize> = Vec::new();
+        for (&l, _) in level.iter().zip(shipped).filter(|(_, s)| **s) {
+            let l = l as usize;
+            if per_level.len() <= l {
+                per_level.resize(l + 1, 0);
+            }
+            per_level[l] += 1;
+        }
+        let mut first = Vec::with_capacity(per_level.len());
+        let mut sizes = Vec::with_capacity(per_level.len());
+        for count in per_level {
+            first.push(sizes.len());
+            let mut left = count;
+            if let Some(cap) = cap {
+                let cap = cap.get() as usize;
+                while left > cap {
+                    sizes.push(cap);
+                    left -= cap;
+                }
+            }
+            sizes.push(left);
+        }
+        Self { first, sizes, cap }
+    }
+
+    /// The wave of the `rank`-th node (from 0, in index order) of level `l`.
+    fn wave(&self, l: usize, rank: u32) -> usize {
+        self.first[l] + self.cap.map_or(0, |cap| (rank / cap.get()) as usize)
+    }
+}
+
+/// The error for the `position`-th `depends_on` entry (counted over the id-sorted
+/// components) that names no component.
+fn unknown_dependency(
+    components: &[&Component],
+    row_offsets: &[u32],
+    position: usize,
+) -> PlanError {
+    // The row holding `position`: the last offset at or before it (empty rows share it).
+    let v = row_offsets
+        .partition_point(|&o| o as usize <= position)
+        .saturating_sub(1);
+    let start = row_offsets.get(v).map_or(0, |&o| o as usize);
+    match components.get(v) {
+        Some(c) => PlanError::UnknownDependency {
+            component: c.id.clone(),
+            dependency: position
+                .checked_sub(start)
+                .and_then(|i| c.depends_on.get(i))
+                .cloned()
+                .unwrap_or_else(|| ComponentId::new(format!("#{position}"))),
+        },
+        None => PlanError::Graph(GraphError::LengthMismatch {
+            len: position,
+            node_count: components.len(),
+        }),
+    }
 }
 
 /// Maps an index-level graph error to the component ids it concerns.
