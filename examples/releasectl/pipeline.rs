@@ -648,9 +648,13 @@ pub(crate) fn act(
             } else {
                 let target = env_name.map(|e| format!(" for {e}")).unwrap_or_default();
                 println!("{word} of {id}{target} by {operator} journaled as record {seq}");
-                let then = match &act {
-                    Act::Abort => "a running releasectl rolls back at its next step boundary; otherwise `releasectl rollback` (or `resume`) carries it out",
-                    _ => "`releasectl resume` continues the release",
+                let finished = ReleaseState::fold(&last).finished;
+                let then = match (&act, finished) {
+                    (_, Some(outcome)) => format!(
+                        "{id} already ended ({outcome}): the record is kept with its journal (its report and evidence bundle show it); no gate reads it any more"
+                    ),
+                    (Act::Abort, None) => "a running releasectl rolls back at its next step boundary; otherwise `releasectl rollback` (or `resume`) carries it out".to_owned(),
+                    (_, None) => "`releasectl resume` continues the release".to_owned(),
                 };
                 println!("{then}");
             }

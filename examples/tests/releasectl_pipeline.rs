@@ -770,6 +770,33 @@ fn a_passing_test_report_and_the_sign_off_move_the_release_to_production() {
             .contains("`approval`"),
         "{out}"
     );
+    // A late report for the finished release is kept, and releasectl says no gate reads it.
+    let (code, _, err) = ws.run(&[
+        "approve",
+        "--state",
+        "s",
+        "--env",
+        "production",
+        "--as",
+        "alice",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ws.run(&["resume", "--state", "s"]).0, 0);
+    let (code, out, err) = ws.run(&[
+        "test-report",
+        "passing.xml",
+        "--state",
+        "s",
+        "--env",
+        "production",
+        "--as",
+        "ci-bot",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ci-1.0.0 already ended (succeeded)") && out.contains("no gate reads it"),
+        "{out}"
+    );
     // The report's timeline shows who recorded which evidence.
     let (code, out, err) = ws.run(&["report", "--state", "s"]);
     assert_eq!(code, 0, "{err}");
