@@ -109,30 +109,39 @@ fn print_line(r: &Record) {
 fn next_steps(release: &ReleaseId, state: &Path, waiting: &Waiting) -> String {
     let state = state.display();
     let env = waiting.environment.as_deref().unwrap_or("ENV");
-    if waiting.reason.contains("`sign_off`") {
-        format!(
-            "next: releasectl sign-off --state {state} --release {release} --env {env} --role <role> --as <person> (one per required role), then releasectl resume --state {state} --release {release}"
-        )
-    } else if waiting.reason.contains("`junit`") {
-        format!(
-            "next: releasectl test-report <junit.xml> --state {state} --release {release} --env {env} --as <ci>, then releasectl resume --state {state} --release {release}"
-        )
-    } else if waiting.reason.contains("`migration_rehearsal`") {
-        format!(
-            "next: releasectl rehearse --state {state} --release {release} --env {env} --as <ci>, then releasectl resume --state {state} --release {release}"
-        )
-    } else if waiting.reason.contains("`approval`") {
-        format!(
-            "next: releasectl approve --state {state} --release {release} --env {env} --as <approver>, then releasectl resume --state {state} --release {release}"
-        )
-    } else if waiting.reason.contains("promote") {
-        format!(
-            "next: releasectl promote --state {state} --release {release} --as <operator>, then releasectl resume --state {state} --release {release} (or releasectl rollback)"
-        )
-    } else {
-        format!(
-            "next: once the reason is dealt with, releasectl resume --state {state} --release {release}"
-        )
+    let resume = format!("releasectl resume --state {state} --release {release}");
+    // What the waiting gate needs recorded, by the marker its reason carries.
+    let record = [
+        (
+            "`sign_off`",
+            format!("sign-off --env {env} --role <role> --as <person> (one per required role)"),
+        ),
+        (
+            "`junit`",
+            format!("test-report <junit.xml> --env {env} --as <ci>"),
+        ),
+        (
+            "`migration_rehearsal`",
+            format!("rehearse --env {env} --as <ci>"),
+        ),
+        ("`approval`", format!("approve --env {env} --as <approver>")),
+        ("promote", "promote --as <operator>".to_owned()),
+    ]
+    .into_iter()
+    .find(|(marker, _)| waiting.reason.contains(marker));
+    match record {
+        Some((marker, command)) => {
+            let fallback = if marker == "promote" {
+                " (or releasectl rollback)"
+            } else {
+                ""
+            };
+            let (verb, rest) = command.split_once(' ').unwrap_or((command.as_str(), ""));
+            format!(
+                "next: releasectl {verb} --state {state} --release {release} {rest}, then {resume}{fallback}"
+            )
+        }
+        None => format!("next: once the reason is dealt with, {resume}"),
     }
 }
 

@@ -13,22 +13,11 @@ use release_core::ledger::{
 };
 use release_core::plugin::RolloutStep;
 
-/// `cargo test` builds the examples next to the test binaries' directory.
+mod releasectl_support;
+
+/// The quickstart binary `cargo test` built beside the test binaries.
 fn quickstart() -> Command {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} not built; run `cargo test` from the workspace",
-        path.display()
-    );
-    Command::new(path)
+    Command::new(releasectl_support::example("quickstart"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
