@@ -7,14 +7,18 @@
 //! - `compare_planner/read_and_graph_core`: reading and parsing the file, then the same
 //!   (against `tsort`, a process that reads the same file);
 //! - `compare_planner/plan_release`: the full plan from the model, every component shipped,
-//!   blast radius off (against networkx's graph build plus generations).
+//!   blast radius off (against networkx's graph build plus generations);
+//! - `compare_planner/plan_prepared`: `Planner::plan` on a platform indexed once, the same
+//!   plan (against `topological_generations` on the built graph);
+//! - `compare_planner/index_platform`: `Planner::new` alone (sorting, resolving `depends_on`,
+//!   the graph and its topological order: the counterpart of networkx's graph build).
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use release_benches::{PLANNER_SEED, parse_edge_list, planner_input_from_edges, random_dag};
-use release_core::plan::{DependencyGraph, PlanOptions, plan_release};
+use release_core::plan::{DependencyGraph, PlanOptions, Planner, plan_release};
 
 fn graph_core(nodes: u32, edges: &[(u32, u32)]) -> (usize, usize) {
     let graph =
@@ -64,6 +68,20 @@ fn bench(c: &mut Criterion) {
                 .expect("plannable");
             black_box(plan.stages[0].waves.len())
         })
+    });
+    // The platform indexed once, as networkx's graph is built once before
+    // `topological_generations` is timed: what each further release's plan costs.
+    let planner = Planner::new(&platform).expect("plannable");
+    group.bench_function("plan_prepared", |b| {
+        b.iter(|| {
+            let plan = planner
+                .plan(black_box(&release), &options)
+                .expect("plannable");
+            black_box(plan.stages[0].waves.len())
+        })
+    });
+    group.bench_function("index_platform", |b| {
+        b.iter(|| black_box(Planner::new(black_box(&platform)).expect("plannable")))
     });
     group.finish();
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use release_core::manifest::ManifestSet;
-use release_core::plan::{PlanOptions, plan_release};
+use release_core::plan::{PlanError, PlanOptions, Planner};
 use release_core::validate::{ScheduledRelease, ValidateOptions, conflict_report, validate_set};
 use serde_json::json;
 
@@ -73,6 +73,8 @@ pub fn plan(files: &[PathBuf], env: Option<&str>, release: Option<&str>, json: b
         options = options.with_environment(env);
     }
     let mut plans = Vec::new();
+    // Each platform is indexed once for all of its releases.
+    let mut planners: BTreeMap<&str, Result<Planner, PlanError>> = BTreeMap::new();
     for r in &set.releases {
         if release.is_some_and(|id| r.value.id().as_str() != id) {
             continue;
@@ -80,7 +82,14 @@ pub fn plan(files: &[PathBuf], env: Option<&str>, release: Option<&str>, json: b
         let Some(platform) = set.platform_for(&r.value) else {
             continue;
         };
-        match plan_release(&platform.value, &r.value, &options) {
+        let planned = match planners
+            .entry(platform.value.metadata.name.as_str())
+            .or_insert_with(|| Planner::new(&platform.value))
+        {
+            Ok(planner) => planner.plan(&r.value, &options),
+            Err(e) => Err(e.clone()),
+        };
+        match planned {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 eprintln!("{}: {e}", r.source.start());
@@ -140,12 +149,16 @@ pub fn conflicts(files: &[PathBuf], json: bool) -> Exit {
     // One report per platform: conflicts are about shared components and resources.
     let mut by_platform: BTreeMap<&str, Vec<ScheduledRelease<'_>>> = BTreeMap::new();
     let mut unscheduled = Vec::new();
+    let mut planners: BTreeMap<&str, Option<Planner>> = BTreeMap::new();
     for r in &set.releases {
         let Some(platform) = set.platform_for(&r.value) else {
             continue;
         };
-        let estimate = plan_release(&platform.value, &r.value, &PlanOptions::default())
-            .ok()
+        let estimate = planners
+            .entry(platform.value.metadata.name.as_str())
+            .or_insert_with(|| Planner::new(&platform.value).ok())
+            .as_ref()
+            .and_then(|planner| planner.plan(&r.value, &PlanOptions::default()).ok())
             .map(|p| p.estimated_duration.as_duration());
         match ScheduledRelease::from_schedule(&r.value, estimate) {
             Some(s) => by_platform

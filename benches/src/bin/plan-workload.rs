@@ -2,7 +2,7 @@
 //! check of plans before and after an optimisation.
 //!
 //! ```text
-//! plan-workload [--graph FILE] [--iterations N] [--variant all|blast|capped|all-variants] [--digest] [--time]
+//! plan-workload [--graph FILE] [--iterations N] [--variant all|blast|capped|all-variants] [--prepared] [--digest] [--time]
 //! ```
 //!
 //! - `--graph FILE`: read the edge list a `benches/compare` script wrote (`dependency dependent`
@@ -11,6 +11,9 @@
 //! - `--variant`: `all` (every component shipped, blast radius off: `plan_release/all_shipped`),
 //!   `blast` (1 % shipped, blast radius on), `capped` (all shipped, `max_parallel` 500), or
 //!   `all-variants` (the three, for `--digest`).
+//! - `--prepared`: index the platform once (`Planner::new`, untimed) and time
+//!   `Planner::plan` alone, as networkx's `topological_generations` is timed on a built graph;
+//!   without it each iteration is the whole `plan_release`. The plans are the same either way.
 //! - `--digest`: print the SHA-256 of each plan's JSON and of its text rendering.
 //! - `--time`: print the fastest and the median wall time of the iterations (a quick look;
 //!   criterion's `planner` bench gives the figures BENCHMARKS.md quotes).
@@ -18,7 +21,7 @@
 use std::process::ExitCode;
 
 use release_benches::{PLANNER_SEED, planner_input_from_edges, random_dag, read_edge_file};
-use release_core::plan::{PlanOptions, plan_release};
+use release_core::plan::{PlanOptions, Planner, plan_release};
 use sha2::{Digest, Sha256};
 
 const NODES: u32 = 100_000;
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let mut variant = String::from("all");
     let mut digest = false;
     let mut time = false;
+    let mut prepared = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -50,9 +54,10 @@ fn main() -> ExitCode {
             "--variant" => variant = args.next().unwrap_or_default(),
             "--digest" => digest = true,
             "--time" => time = true,
+            "--prepared" => prepared = true,
             other => {
                 eprintln!(
-                    "unknown argument {other:?}; usage: plan-workload [--graph FILE] [--iterations N] [--variant all|blast|capped|all-variants] [--digest] [--time]"
+                    "unknown argument {other:?}; usage: plan-workload [--graph FILE] [--iterations N] [--variant all|blast|capped|all-variants] [--prepared] [--digest] [--time]"
                 );
                 return ExitCode::from(2);
             }
@@ -88,13 +93,28 @@ fn main() -> ExitCode {
             _ => (1, PlanOptions::new().with_blast_radius(false)),
         };
         let (platform, release) = planner_input_from_edges(nodes, &edges, ship_every);
+        let planner = if prepared {
+            match Planner::new(&platform) {
+                Ok(planner) => Some(planner),
+                Err(e) => {
+                    eprintln!("indexing the platform failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            None
+        };
         let mut last = None;
         let mut took = Vec::with_capacity(iterations);
         for _ in 0..iterations {
             // Dropping the previous plan counts, as it does in the criterion bench.
             let started = std::time::Instant::now();
             drop(last.take());
-            match plan_release(&platform, &release, &options) {
+            let planned = match &planner {
+                Some(planner) => planner.plan(&release, &options),
+                None => plan_release(&platform, &release, &options),
+            };
+            match planned {
                 Ok(plan) => {
                     last = Some(plan);
                     took.push(started.elapsed());

@@ -402,6 +402,8 @@ pub fn validate_set(set: &ManifestSet, options: &ValidateOptions) -> Result<(), 
         ..options.clone()
     };
     let mut ids = BTreeSet::new();
+    // One planner per platform: releases of one platform share its indexed topology.
+    let mut planners: BTreeMap<&str, Option<crate::plan::Planner>> = BTreeMap::new();
     for r in &set.releases {
         let id = r.value.id();
         if !ids.insert(id.clone()) {
@@ -421,13 +423,16 @@ pub fn validate_set(set: &ManifestSet, options: &ValidateOptions) -> Result<(), 
                 // schedule end (a platform with a cycle is reported on its own).
                 let mut options = options.clone();
                 if options.estimated_duration.is_none() {
-                    options.estimated_duration = crate::plan::plan_release(
-                        &p.value,
-                        &r.value,
-                        &crate::plan::PlanOptions::default(),
-                    )
-                    .ok()
-                    .map(|plan| plan.estimated_duration.as_duration());
+                    options.estimated_duration = planners
+                        .entry(p.value.metadata.name.as_str())
+                        .or_insert_with(|| crate::plan::Planner::new(&p.value).ok())
+                        .as_ref()
+                        .and_then(|planner| {
+                            planner
+                                .plan(&r.value, &crate::plan::PlanOptions::default())
+                                .ok()
+                        })
+                        .map(|plan| plan.estimated_duration.as_duration());
                 }
                 out.extend(
                     validate_release(&p.value, &r.value, &options)
