@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use release_core::manifest::ManifestSet;
-use release_core::plan::{PlanError, PlanOptions, Planner};
+use release_core::plan::{PlanOptions, Planner, plan_release};
 use release_core::validate::{ScheduledRelease, ValidateOptions, conflict_report, validate_set};
 use serde_json::json;
 
@@ -74,7 +74,7 @@ pub fn plan(files: &[PathBuf], env: Option<&str>, release: Option<&str>, json: b
     }
     let mut plans = Vec::new();
     // Each platform is indexed once for all of its releases.
-    let mut planners: BTreeMap<&str, Result<Planner, PlanError>> = BTreeMap::new();
+    let mut planners: BTreeMap<&str, Option<Planner>> = BTreeMap::new();
     for r in &set.releases {
         if release.is_some_and(|id| r.value.id().as_str() != id) {
             continue;
@@ -84,10 +84,12 @@ pub fn plan(files: &[PathBuf], env: Option<&str>, release: Option<&str>, json: b
         };
         let planned = match planners
             .entry(platform.value.metadata.name.as_str())
-            .or_insert_with(|| Planner::new(&platform.value))
+            .or_insert_with(|| Planner::new(&platform.value).ok())
         {
-            Ok(planner) => planner.plan(&r.value, &options),
-            Err(e) => Err(e.clone()),
+            Some(planner) => planner.plan(&r.value, &options),
+            // The whole planner reports this release's error in its own order (a zero
+            // `max_parallel` before the platform's cycle, for one).
+            None => plan_release(&platform.value, &r.value, &options),
         };
         match planned {
             Ok(plan) => plans.push(plan),

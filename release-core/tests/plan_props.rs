@@ -305,49 +305,27 @@ proptest! {
         prop_assert_eq!(&first, &serde_json::to_string_pretty(&third).expect("plans serialize"));
     }
 
-    /// One prepared platform plans many releases: each plan is the one `plan_release`
-    /// makes alone, whatever was planned before it (the planner keeps no per-release state),
-    /// and a release naming a component between, before or after the platform's ids is
-    /// refused by name.
+    /// A release naming a component between, before or after the platform's ids, or a
+    /// prefix or extension of one, is refused by name, however sparse the rest of it is (the
+    /// merge gallops over the components a release does not ship). That plans equal the
+    /// planner's before `Planner` existed is `plan_fingerprint.rs`'s job.
     #[test]
-    fn one_planner_plans_many_releases_as_plan_release_does(case in case(), stride in 1usize..5) {
+    fn a_release_naming_no_platform_component_is_refused_by_name(case in case(), stride in 1usize..5) {
         let platform = platform(&case);
         let planner = Planner::new(&platform).expect("an acyclic platform is indexed");
         prop_assert_eq!(planner.component_count(), case.n);
-        let full = release(&case);
-        // Sparser and denser subsets of the same platform, planned in turn.
-        let mut every = full.clone();
-        every.components = (0..case.n)
-            .map(|i| (id(i), full.components.values().next().cloned().unwrap_or_else(|| {
-                ComponentVersion {
-                    version: semver::Version::new(2, 0, 0),
-                    artifact: None,
-                    api_version: None,
-                    migrations: None,
-                }
-            })))
-            .collect();
-        let mut sparse = every.clone();
-        sparse.components = every.components.iter().step_by(stride).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let options = [PlanOptions::default(), PlanOptions::new().with_environment("prod").with_max_parallel(2)];
-        for _ in 0..2 {
-            for r in [&full, &sparse, &every] {
-                for o in &options {
-                    let alone = plan_release(&platform, r, o).expect("plans");
-                    let reused = planner.plan(r, o).expect("plans");
-                    prop_assert_eq!(
-                        serde_json::to_string(&reused).expect("serializes"),
-                        serde_json::to_string(&alone).expect("serializes")
-                    );
-                    for i in 0..case.n {
-                        prop_assert_eq!(reused.blast_radius(id(i).as_str()), alone.blast_radius(id(i).as_str()));
-                    }
-                }
-            }
-        }
+        let version = ComponentVersion {
+            version: semver::Version::new(2, 0, 0),
+            artifact: None,
+            api_version: None,
+            migrations: None,
+        };
+        let mut sparse = release(&case);
+        sparse.components = (0..case.n).step_by(stride).map(|i| (id(i), version.clone())).collect();
+        prop_assert!(planner.plan(&sparse, &PlanOptions::default()).is_ok());
         for stray in ["a", "c", "c0a", "zz"] {
             let mut bad = sparse.clone();
-            bad.components.insert(ComponentId::new(stray), every.components.values().next().cloned().expect("n >= 1"));
+            bad.components.insert(ComponentId::new(stray), version.clone());
             match planner.plan(&bad, &PlanOptions::default()) {
                 Err(PlanError::UnknownComponent { component, .. }) => prop_assert_eq!(component.as_str(), stray),
                 other => prop_assert!(false, "{stray}: {other:?}"),

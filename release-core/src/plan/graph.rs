@@ -279,24 +279,22 @@ impl DependencyGraph {
         }
     }
 
-    /// The planner's single pass over a topological `order` of every node (from
-    /// [`Self::topological_order`]): each node's level (as [`Self::order_and_levels`] with
-    /// `shipped`) and the heaviest chain of shipped nodes (as
+    /// The planner's single pass: Kahn's algorithm computing, for every node, its level (as
+    /// [`Self::order_and_levels`] with `shipped`) and the heaviest chain of shipped nodes (as
     /// [`Self::critical_path_in_order`]). The chain is pushed along the dependents as each
     /// node is finalised, in the same loop that updates the levels, so each edge touches one
     /// 24-byte node record instead of four arrays in two passes; `better` is a strict order
-    /// on (weight, top), so the push order cannot change the answer. The order is computed
-    /// once per platform ([`super::Planner`]), which leaves Kahn's in-degree bookkeeping out
-    /// of every plan.
+    /// on (weight, top), so the push order cannot change the answer.
     pub(crate) fn levels_and_critical_path(
         &self,
-        order: &[u32],
         shipped: &[bool],
         weights: &[u64],
     ) -> Result<(Vec<u32>, Vec<u32>, u64), GraphError> {
         const NONE: u32 = u32::MAX;
         #[derive(Clone, Copy)]
         struct Node {
+            /// Dependencies not finalised yet.
+            pending: u32,
             level: u32,
             /// Before the node is finalised: the best chain among its dependencies; after:
             /// the best chain at or below it. `top` is the chain's last shipped node.
@@ -307,28 +305,29 @@ impl DependencyGraph {
         }
         self.check_len(shipped.len())?;
         self.check_len(weights.len())?;
-        self.check_len(order.len())?;
         let n = self.node_count;
         let better = |w: u64, t: u32, bw: u64, bt: u32| {
             bt == NONE || (t != NONE && (w > bw || (w == bw && t < bt)))
         };
-        let mut nodes = vec![
-            Node {
+        let mut nodes: Vec<Node> = self
+            .dependencies
+            .offsets
+            .windows(2)
+            .map(|w| Node {
+                pending: w[1] - w[0],
                 level: 0,
                 top: NONE,
                 previous: NONE,
                 weight: 0,
-            };
-            n
-        ];
-        for &u in order {
+            })
+            .collect();
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        order.extend((0..n as u32).filter(|&v| nodes[v as usize].pending == 0));
+        let mut head = 0;
+        while let Some(&u) = order.get(head) {
+            head += 1;
             let ui = u as usize;
-            let Some(node) = nodes.get_mut(ui) else {
-                return Err(GraphError::LengthMismatch {
-                    len: ui,
-                    node_count: n,
-                });
-            };
+            let node = &mut nodes[ui];
             let is_shipped = shipped[ui];
             if is_shipped {
                 node.previous = node.top;
@@ -343,8 +342,22 @@ impl DependencyGraph {
                     next.weight = weight;
                     next.top = top;
                 }
+                next.pending -= 1;
+                if next.pending == 0 {
+                    order.push(w);
+                }
             }
         }
+        if order.len() != n {
+            let mut done = vec![false; n];
+            for &v in &order {
+                done[v as usize] = true;
+            }
+            return Err(GraphError::Cycle {
+                path: self.cycle_among(&done),
+            });
+        }
+        drop(order);
         let (mut weight, mut end) = (0u64, NONE);
         for (v, node) in nodes.iter().enumerate() {
             if shipped[v] && better(node.weight, v as u32, weight, end) {
@@ -895,10 +908,8 @@ mod tests {
             let weights: Vec<u64> = (0..n).map(|v| ((v as u64 * 13 + seed) % 4) * 10).collect();
             let (order, level) = g.order_and_levels(Some(&shipped)).expect("acyclic");
             let (path, weight) = g.critical_path_in_order(&order, &shipped, &weights);
-            // The prepared order does not depend on what ships.
-            let prepared = g.topological_order().expect("acyclic");
             let (level2, path2, weight2) = g
-                .levels_and_critical_path(&prepared, &shipped, &weights)
+                .levels_and_critical_path(&shipped, &weights)
                 .expect("acyclic");
             assert_eq!(
                 (level2, path2, weight2),
@@ -908,19 +919,14 @@ mod tests {
         }
         let cyclic = graph(3, &[(0, 1), (1, 0), (2, 0)]);
         assert_eq!(
-            cyclic.topological_order(),
+            cyclic.levels_and_critical_path(&[true; 3], &[1; 3]),
             Err(GraphError::Cycle {
                 path: vec![0, 1, 0]
             })
         );
-        let g = graph(3, &[(1, 0), (2, 1)]);
         assert!(matches!(
-            g.levels_and_critical_path(&[0, 1, 2], &[true; 2], &[1; 3]),
+            cyclic.levels_and_critical_path(&[true; 2], &[1; 3]),
             Err(GraphError::LengthMismatch { len: 2, .. })
-        ));
-        assert!(matches!(
-            g.levels_and_critical_path(&[0, 1, 7], &[true; 3], &[1; 3]),
-            Err(GraphError::LengthMismatch { len: 7, .. })
         ));
     }
 

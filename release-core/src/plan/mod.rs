@@ -36,8 +36,9 @@
 //!   `releasectl plan` over a directory, validation of a release train) keeps the planner;
 //!   [`plan_release`] does both for one release. Errors about the platform (an undeclared
 //!   lifecycle environment, duplicate ids, an unknown dependency, a cycle) come from `new`,
-//!   errors about the release or the options from `plan`, so `plan_release` reports a cycle
-//!   before a release's unknown component.
+//!   errors about the release or the options from `plan`. `plan_release` checks the
+//!   options first (a zero cap, an environment outside the lifecycle), as it always did; the
+//!   one change is that it reports a cycle before a release's unknown component.
 //!
 //! The heavy lifting happens on dense `u32` indices in [`DependencyGraph`] (CSR adjacency,
 //! Kahn's algorithm, Tarjan SCC for cycles); ids are mapped back only when steps are built.
@@ -493,9 +494,48 @@ pub fn plan_release(
     release: &Release,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    // The options' own mistake first: it does not depend on the platform.
+    // The options' own mistakes first, as before the planner was split in two: a zero cap,
+    // then (after the lifecycle's own environments) an environment outside the lifecycle.
     parallelism_cap(options, release)?;
+    select_targets(&stage_targets(platform)?, options)?;
     Planner::new(platform)?.plan(release, options)
+}
+
+/// The lifecycle's environments in order; each must be declared.
+fn stage_targets(platform: &Platform) -> Result<Vec<StageTarget>, PlanError> {
+    let mut targets = Vec::new();
+    for (phase, name) in platform.lifecycle.environments() {
+        let environment = platform.environment(name.as_str()).ok_or_else(|| {
+            PlanError::UnknownLifecycleEnvironment {
+                phase: phase.name.clone(),
+                environment: name.clone(),
+            }
+        })?;
+        targets.push(StageTarget {
+            phase: phase.name.clone(),
+            environment: environment.name.clone(),
+            tier: environment.tier,
+        });
+    }
+    Ok(targets)
+}
+
+/// The stages to plan: every lifecycle environment, or the one the options name.
+fn select_targets<'t>(
+    targets: &'t [StageTarget],
+    options: &PlanOptions,
+) -> Result<Vec<&'t StageTarget>, PlanError> {
+    let mut selected: Vec<&StageTarget> = targets.iter().collect();
+    if let Some(wanted) = &options.environment {
+        if !selected.iter().any(|t| t.environment == *wanted) {
+            return Err(PlanError::UnknownEnvironment {
+                environment: wanted.clone(),
+                known: selected.iter().map(|t| t.environment.clone()).collect(),
+            });
+        }
+        selected.retain(|t| t.environment == *wanted);
+    }
+    Ok(selected)
 }
 
 /// The parallelism cap the options or the release ask for (the options win).
@@ -535,8 +575,9 @@ struct StageTarget {
 /// split DESIGN.md's planner target is measured at (see BENCHMARKS.md). [`plan_release`] is
 /// `Planner::new` followed by `plan`.
 ///
-/// A planner owns what it gathered (it does not borrow the platform) and is cheap to share:
-/// every plan it makes shares its topology for [`Plan::blast_radius`].
+/// A planner owns what it gathered (it does not borrow the platform), is `Send + Sync`, and
+/// can be shared behind an `Arc`; every plan it makes shares its topology (ids and graph) for
+/// [`Plan::blast_radius`] instead of copying it.
 ///
 /// ```
 /// use release_core::manifest::{Document, Format, parse_str};
@@ -576,8 +617,6 @@ struct StageTarget {
 pub struct Planner {
     platform: String,
     targets: Vec<StageTarget>,
-    /// A topological order of every node (dependencies first): the Kahn order.
-    order: Vec<u32>,
     /// Per node, in index order: the component's own estimate, if it has one.
     durations: Vec<Option<HumanDuration>>,
     /// Per node, in index order: its strategy.
@@ -598,23 +637,11 @@ impl fmt::Debug for Planner {
 impl Planner {
     /// Prepares `platform` for planning. Fails on what is wrong with the platform itself: a
     /// lifecycle environment that is not declared, two components with one id, a
-    /// `depends_on` naming no component, a dependency cycle.
+    /// `depends_on` naming no component, a dependency cycle, or more than `u32::MAX - 1`
+    /// components or edges.
     pub fn new(platform: &Platform) -> Result<Self, PlanError> {
         // The environments to plan, in lifecycle order.
-        let mut targets = Vec::new();
-        for (phase, name) in platform.lifecycle.environments() {
-            let environment = platform.environment(name.as_str()).ok_or_else(|| {
-                PlanError::UnknownLifecycleEnvironment {
-                    phase: phase.name.clone(),
-                    environment: name.clone(),
-                }
-            })?;
-            targets.push(StageTarget {
-                phase: phase.name.clone(),
-                environment: environment.name.clone(),
-                tier: environment.tier,
-            });
-        }
+        let targets = stage_targets(platform)?;
 
         // Index components in id order: the source of every tie-break.
         let mut components: Vec<&Component> = platform.components.iter().collect();
@@ -664,14 +691,15 @@ impl Planner {
         let graph = DependencyGraph::from_dependency_rows(row_offsets, row_targets)
             .map_err(|e| graph_error(e, &components))?;
         // A cycle anywhere in the platform is an error, even among components no release
-        // ships; the order it leaves is what every plan's levels are computed in.
-        let order = graph
+        // ships. Each plan still runs Kahn's algorithm itself (its levels count shipped
+        // components only), so what a planner keeps is what networkx keeps in a built
+        // `DiGraph`: ids, adjacency, node data.
+        graph
             .topological_order()
             .map_err(|e| graph_error(e, &components))?;
         Ok(Self {
             platform: platform.metadata.name.clone(),
             targets,
-            order,
             durations,
             strategies,
             topology: Arc::new(Topology {
@@ -688,20 +716,11 @@ impl Planner {
     }
 
     /// Plans `release`: see the module docs for the semantics. Fails when the release ships
-    /// a component the platform does not have, or the options name an environment outside
-    /// the lifecycle or a zero parallelism cap.
+    /// a component the platform does not have, when the options name an environment outside
+    /// the lifecycle, or when the options or the release set `max_parallel` to 0.
     pub fn plan(&self, release: &Release, options: &PlanOptions) -> Result<Plan, PlanError> {
         let cap = parallelism_cap(options, release)?;
-        let mut targets: Vec<&StageTarget> = self.targets.iter().collect();
-        if let Some(wanted) = &options.environment {
-            if !targets.iter().any(|t| t.environment == *wanted) {
-                return Err(PlanError::UnknownEnvironment {
-                    environment: wanted.clone(),
-                    known: targets.iter().map(|t| t.environment.clone()).collect(),
-                });
-            }
-            targets.retain(|t| t.environment == *wanted);
-        }
+        let targets = select_targets(&self.targets, options)?;
         let topology = &self.topology;
         let ids = &topology.ids;
         let n = ids.len();
@@ -738,11 +757,11 @@ impl Planner {
             .zip(&shipped)
             .map(|(&d, &s)| if s { nanos(d) } else { 0 })
             .collect();
-        // Levels and the critical path in one pass over the prepared order (callgrind,
-        // issue #10).
+        // Levels and the critical path in one Kahn pass (callgrind, issue #10). The platform
+        // was checked for cycles when it was indexed, so this cannot meet one.
         let (level, chain, chain_weight) = topology
             .graph
-            .levels_and_critical_path(&self.order, &shipped, &weights)
+            .levels_and_critical_path(&shipped, &weights)
             .map_err(PlanError::Graph)?;
         let critical_path = CriticalPath {
             components: chain.iter().map(|&v| ids[v as usize].clone()).collect(),

@@ -412,3 +412,74 @@ fn empty_release_plans_empty_stages() {
     assert!(plan.critical_path.components.is_empty());
     assert!(plan.to_text().contains("nothing to deploy"));
 }
+
+/// A planner can be kept in a host's shared state.
+#[test]
+fn planner_is_send_and_sync() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<super::Planner>();
+}
+
+/// `gallop` finds what a binary search from the same start finds, for every start and key:
+/// present ids, ids between, before and after all of them, and prefixes of ids.
+#[test]
+fn gallop_agrees_with_partition_point() {
+    let mut ids: Vec<ComponentId> = (0..200u32)
+        .map(|i| ComponentId::new(format!("{}{}", "c".repeat((i % 20) as usize + 1), i * 3)))
+        .collect();
+    ids.sort_by(|a, b| super::index::cmp_text(a.as_str(), b.as_str()));
+    let mut keys: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+    keys.extend(ids.iter().map(|id| format!("{}0", id.as_str())));
+    keys.extend(
+        ids.iter()
+            .map(|id| id.as_str()[..id.as_str().len() - 1].to_owned()),
+    );
+    keys.extend(["", "a", "zzzz"].map(String::from));
+    for from in 0..=ids.len() {
+        for key in &keys {
+            let expected = from
+                + ids[from..]
+                    .partition_point(|id| super::index::cmp_text(id.as_str(), key).is_lt());
+            assert_eq!(
+                super::gallop(&ids, from, key),
+                expected,
+                "from {from}, key {key:?}"
+            );
+        }
+    }
+}
+
+/// `plan_release` reports the options' mistakes before the platform's, as it did before the
+/// planner was split; a kept `Planner` reports a release's unknown component, and refuses a
+/// cyclic platform when it is made.
+#[test]
+fn error_precedence_of_plan_release_and_planner() {
+    let cyclic = platform(vec![component("a", &["b"]), component("b", &["a"])]);
+    let err = plan_release(
+        &cyclic,
+        &release(&["a"]),
+        &PlanOptions::new().with_environment("qa"),
+    )
+    .expect_err("qa and a cycle");
+    assert!(matches!(err, PlanError::UnknownEnvironment { .. }), "{err}");
+    let err = plan_release(
+        &cyclic,
+        &release(&["a"]),
+        &PlanOptions::new().with_max_parallel(0),
+    )
+    .expect_err("zero cap and a cycle");
+    assert!(matches!(err, PlanError::ZeroParallelism { .. }), "{err}");
+    assert!(matches!(
+        Planner::new(&cyclic),
+        Err(PlanError::Cycle { .. })
+    ));
+    let planner = Planner::new(&platform(vec![component("a", &[])])).expect("acyclic");
+    assert!(matches!(
+        planner.plan(&release(&["a", "b"]), &PlanOptions::default()),
+        Err(PlanError::UnknownComponent { .. })
+    ));
+    assert!(matches!(
+        planner.plan(&release(&["a"]), &PlanOptions::new().with_environment("qa")),
+        Err(PlanError::UnknownEnvironment { .. })
+    ));
+}
