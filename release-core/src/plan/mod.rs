@@ -36,9 +36,10 @@
 //!   `releasectl plan` over a directory, validation of a release train) keeps the planner;
 //!   [`plan_release`] does both for one release. Errors about the platform (an undeclared
 //!   lifecycle environment, duplicate ids, an unknown dependency, a cycle) come from `new`,
-//!   errors about the release or the options from `plan`. `plan_release` checks the
-//!   options first (a zero cap, an environment outside the lifecycle), as it always did; the
-//!   one change is that it reports a cycle before a release's unknown component.
+//!   errors about the release or the options from `plan`. `plan_release` reports errors in
+//!   the order it always did: the options (a zero cap, an environment outside the
+//!   lifecycle), the platform's ids and names, the release's components, then a cycle,
+//!   which its single Kahn pass finds.
 //!
 //! The heavy lifting happens on dense `u32` indices in [`DependencyGraph`] (CSR adjacency,
 //! Kahn's algorithm, Tarjan SCC for cycles); ids are mapped back only when steps are built.
@@ -498,7 +499,7 @@ pub fn plan_release(
     // then (after the lifecycle's own environments) an environment outside the lifecycle.
     parallelism_cap(options, release)?;
     select_targets(&stage_targets(platform)?, options)?;
-    Planner::new(platform)?.plan(release, options)
+    Planner::index(platform, false)?.plan(release, options)
 }
 
 /// The lifecycle's environments in order; each must be declared.
@@ -640,6 +641,12 @@ impl Planner {
     /// `depends_on` naming no component, a dependency cycle, or more than `u32::MAX - 1`
     /// components or edges.
     pub fn new(platform: &Platform) -> Result<Self, PlanError> {
+        Self::index(platform, true)
+    }
+
+    /// [`Self::new`]; without `check_cycles` a cycle is left for the plan's own Kahn pass
+    /// to find, which is how [`plan_release`] makes one pass instead of two.
+    fn index(platform: &Platform, check_cycles: bool) -> Result<Self, PlanError> {
         // The environments to plan, in lifecycle order.
         let targets = stage_targets(platform)?;
 
@@ -689,14 +696,16 @@ impl Planner {
         })
         .map_err(|position| unknown_dependency(&components, &row_offsets, position))?;
         let graph = DependencyGraph::from_dependency_rows(row_offsets, row_targets)
-            .map_err(|e| graph_error(e, &components))?;
+            .map_err(|e| graph_error(e, &ids))?;
         // A cycle anywhere in the platform is an error, even among components no release
         // ships. Each plan still runs Kahn's algorithm itself (its levels count shipped
         // components only), so what a planner keeps is what networkx keeps in a built
         // `DiGraph`: ids, adjacency, node data.
-        graph
-            .topological_order()
-            .map_err(|e| graph_error(e, &components))?;
+        if check_cycles {
+            graph
+                .topological_order()
+                .map_err(|e| graph_error(e, &ids))?;
+        }
         Ok(Self {
             platform: platform.metadata.name.clone(),
             targets,
@@ -757,12 +766,12 @@ impl Planner {
             .zip(&shipped)
             .map(|(&d, &s)| if s { nanos(d) } else { 0 })
             .collect();
-        // Levels and the critical path in one Kahn pass (callgrind, issue #10). The platform
-        // was checked for cycles when it was indexed, so this cannot meet one.
+        // Levels and the critical path in one Kahn pass (callgrind, issue #10). A planner
+        // made by `new` was checked for cycles; `plan_release`'s finds one here.
         let (level, chain, chain_weight) = topology
             .graph
             .levels_and_critical_path(&shipped, &weights)
-            .map_err(PlanError::Graph)?;
+            .map_err(|e| graph_error(e, ids))?;
         let critical_path = CriticalPath {
             components: chain.iter().map(|&v| ids[v as usize].clone()).collect(),
             duration: HumanDuration(Duration::from_nanos(chain_weight)),
@@ -926,11 +935,11 @@ fn unknown_dependency(
 }
 
 /// Maps an index-level graph error to the component ids it concerns.
-fn graph_error(error: GraphError, components: &[&Component]) -> PlanError {
+fn graph_error(error: GraphError, ids: &[ComponentId]) -> PlanError {
     let id = |v: u32| {
-        components
-            .get(v as usize)
-            .map_or_else(|| ComponentId::new(format!("#{v}")), |c| c.id.clone())
+        ids.get(v as usize)
+            .cloned()
+            .unwrap_or_else(|| ComponentId::new(format!("#{v}")))
     };
     match error {
         GraphError::Cycle { path } => PlanError::Cycle {

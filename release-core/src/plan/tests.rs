@@ -469,10 +469,21 @@ fn error_precedence_of_plan_release_and_planner() {
     )
     .expect_err("zero cap and a cycle");
     assert!(matches!(err, PlanError::ZeroParallelism { .. }), "{err}");
-    assert!(matches!(
-        Planner::new(&cyclic),
-        Err(PlanError::Cycle { .. })
-    ));
+    // The release's unknown component before the platform's cycle, as before the split...
+    let err = plan_release(&cyclic, &release(&["a", "ghost"]), &PlanOptions::default())
+        .expect_err("ghost and a cycle");
+    assert!(matches!(err, PlanError::UnknownComponent { .. }), "{err}");
+    // ...and the cycle, with its ids, when the release is fine.
+    let err =
+        plan_release(&cyclic, &release(&["a"]), &PlanOptions::default()).expect_err("a cycle");
+    assert_eq!(
+        err,
+        PlanError::Cycle {
+            path: vec!["a".into(), "b".into(), "a".into()]
+        }
+    );
+    // A kept planner refuses the cyclic platform when it is made.
+    assert_eq!(Planner::new(&cyclic).map(|_| ()), Err(err));
     let planner = Planner::new(&platform(vec![component("a", &[])])).expect("acyclic");
     assert!(matches!(
         planner.plan(&release(&["a", "b"]), &PlanOptions::default()),
