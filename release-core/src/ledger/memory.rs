@@ -3,7 +3,10 @@
 //! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a record is kept
 //! as the bytes its hash is computed over (its JSON without the hash, which sealing produces
 //! anyway) plus the hash — one allocation per record instead of a tree of strings, vectors
-//! and, in `release_started`, a whole platform and release — and decoded when read. The
+//! and, in `release_started`, a whole platform and release — and decoded when read. Records
+//! are sealed into one buffer the ledger reuses and copied out at their exact size, so an
+//! append does not grow and shrink a fresh vector (allocator work that gets slower as the
+//! heap fragments, issue #10). The
 //! engine reads a journal once per run (and only the records others appended after that), so
 //! decoding is rare. A journal grows by a quarter of its length at a time instead of
 //! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
