@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! engine-scale [--releases N] [--batches B] [--target-shards K]
+//!              [--idle M] [--in-flight K] [--ballast-mib B] [--perf-ctl FIFO]
 //! ```
 //!
 //! `N` applications (default 10,000), each its own platform with one component `svc-NNNNN`
@@ -23,6 +24,16 @@
 //! canary program). Time is virtual (Tokio's paused clock advances when every task waits),
 //! so wall time is the engine's own work. Then `B` more upgrade rounds (default 0) of N/B
 //! applications each measure whether a round slows down as the journal grows.
+//!
+//! Three options separate "more live heap" from "more concurrent releases" when the cost per
+//! release changes with `N` (issue #10): `--idle M` deploys `M` more applications in the
+//! deploy round that the upgrade round leaves alone (their journals, slots and routes stay in
+//! the ledger, target and router); `--in-flight K` lets at most `K` releases of a round run at
+//! once (the next starts when one ends), so the heap grows as with `N` while only `K` tasks,
+//! timers and futures are live; `--ballast-mib B` allocates `B` MiB in small blocks before
+//! anything else, writes them once and keeps them untouched to the end. `--perf-ctl FIFO`
+//! writes `enable` to perf's control FIFO before the upgrade round and `disable` after it, so
+//! that `perf record --control fifo:FIFO -D -1 …` profiles that round alone.
 //!
 //! Prints one `key value` line per figure; peak memory is `VmHWM` from /proc/self/status.
 //! Each round is timed twice: wall time, and the CPU time of the one thread that runs every
@@ -139,32 +150,87 @@ fn thread_cpu() -> Duration {
         .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
+/// Minor page faults of the calling thread so far (Linux; zero elsewhere): field 10 of
+/// /proc/thread-self/stat, counted after the command name, which may hold spaces.
+fn thread_minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| {
+            let (_, fields) = s.rsplit_once(')')?;
+            fields.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Sends a command to perf's control FIFO, if one was given (a failure is reported, not fatal:
+/// the figures do not depend on it).
+fn perf_control(fifo: Option<&str>, command: &str) {
+    if let Some(path) = fifo
+        && let Err(e) = std::fs::write(path, format!("{command}\n"))
+    {
+        eprintln!("perf control {path}: {e}");
+    }
+}
+
 /// How long a round took.
 struct Took {
     wall: Duration,
     cpu: Duration,
+    minor_faults: u64,
 }
 
-/// Runs one release per app concurrently; returns the wall and CPU time.
+/// Keeps `mib` MiB alive in blocks of 64 to 4,096 bytes (sizes from a SplitMix64 sequence,
+/// seed 10), each written once, like a heap of the same size that the measured rounds never
+/// touch.
+fn ballast(mib: usize) -> Vec<Box<[u8]>> {
+    let mut state: u64 = 10;
+    let mut left = mib << 20;
+    let mut blocks = Vec::new();
+    while left > 0 {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let size = (64 + (z % 4033) as usize).min(left);
+        left -= size;
+        blocks.push(vec![(z & 0xff) as u8; size].into_boxed_slice());
+    }
+    blocks
+}
+
+/// Runs one release per app, at most `in_flight` at once; returns the wall and CPU time.
+/// With `perf_ctl`, perf profiles the round alone (not the parsing of its releases).
 async fn round(
     engine: &Engine,
     apps: &[(usize, Arc<Platform>)],
     version: &str,
+    in_flight: usize,
+    perf_ctl: Option<&str>,
 ) -> Result<Took, String> {
     let releases: Vec<Release> = apps
         .iter()
         .map(|(app, _)| release(*app, version))
         .collect::<Result<_, _>>()?;
+    perf_control(perf_ctl, "enable");
     let started = Instant::now();
     let cpu = thread_cpu();
+    let faults = thread_minor_faults();
     let mut tasks = tokio::task::JoinSet::new();
-    for ((_, platform), release) in apps.iter().zip(releases) {
-        let engine = engine.clone();
-        let platform = platform.clone();
-        tasks.spawn_local(async move { engine.start(&platform, &release, "ops@x").await });
+    let mut queue = apps.iter().zip(releases);
+    let mut spawn = |tasks: &mut tokio::task::JoinSet<_>| {
+        if let Some(((_, platform), release)) = queue.next() {
+            let engine = engine.clone();
+            let platform = platform.clone();
+            tasks.spawn_local(async move { engine.start(&platform, &release, "ops@x").await });
+        }
+    };
+    for _ in 0..in_flight.clamp(1, apps.len().max(1)) {
+        spawn(&mut tasks);
     }
     let mut failed = 0usize;
     while let Some(joined) = tasks.join_next().await {
+        spawn(&mut tasks);
         match joined {
             Ok(Ok(outcome)) if outcome.outcome() == Some(&Outcome::Succeeded) => {}
             Ok(Ok(other)) => {
@@ -182,6 +248,7 @@ async fn round(
             Err(e) => return Err(format!("a release task panicked: {e}")),
         }
     }
+    perf_control(perf_ctl, "disable");
     if failed > 0 {
         return Err(format!(
             "{failed} of {} releases did not succeed",
@@ -191,22 +258,53 @@ async fn round(
     Ok(Took {
         wall: started.elapsed(),
         cpu: thread_cpu().saturating_sub(cpu),
+        minor_faults: thread_minor_faults().saturating_sub(faults),
     })
 }
 
+/// What to run.
+struct Options {
+    releases: usize,
+    batches: usize,
+    shards: usize,
+    idle: usize,
+    in_flight: usize,
+    ballast_mib: usize,
+    perf_ctl: Option<String>,
+}
+
 fn main() -> ExitCode {
-    let mut releases = 10_000usize;
-    let mut batches = 0usize;
-    let mut shards = None;
+    let mut options = Options {
+        releases: 10_000,
+        batches: 0,
+        shards: 1,
+        idle: 0,
+        in_flight: usize::MAX,
+        ballast_mib: 0,
+        perf_ctl: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = args.next().and_then(|v| v.parse().ok());
+        let text = args.next();
+        if arg == "--perf-ctl"
+            && let Some(path) = text
+        {
+            options.perf_ctl = Some(path);
+            continue;
+        }
+        let value = text.and_then(|v| v.parse().ok());
         match (arg.as_str(), value) {
-            ("--releases", Some(n)) => releases = n,
-            ("--batches", Some(b)) => batches = b,
-            ("--target-shards", Some(k)) if k > 0 => shards = Some(k),
+            ("--releases", Some(n)) => options.releases = n,
+            ("--batches", Some(b)) => options.batches = b,
+            ("--target-shards", Some(k)) if k > 0 => options.shards = k,
+            ("--idle", Some(m)) => options.idle = m,
+            ("--in-flight", Some(k)) if k > 0 => options.in_flight = k,
+            ("--ballast-mib", Some(b)) => options.ballast_mib = b,
             _ => {
-                eprintln!("usage: engine-scale [--releases N] [--batches B] [--target-shards K]");
+                eprintln!(
+                    "usage: engine-scale [--releases N] [--batches B] [--target-shards K] \
+                     [--idle M] [--in-flight K] [--ballast-mib B] [--perf-ctl FIFO]"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -223,8 +321,7 @@ fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let shards = shards.unwrap_or(1).max(1);
-    match local.block_on(&runtime, run(releases, batches, shards)) {
+    match local.block_on(&runtime, run(&options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
@@ -233,11 +330,30 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), String> {
+async fn run(options: &Options) -> Result<(), String> {
+    let Options {
+        releases,
+        batches,
+        shards,
+        idle,
+        in_flight,
+        ballast_mib,
+        perf_ctl,
+    } = options;
+    let (releases, batches, shards, idle, in_flight, ballast_mib) = (
+        *releases,
+        *batches,
+        *shards,
+        *idle,
+        *in_flight,
+        *ballast_mib,
+    );
     let rss_start = status_kib("VmRSS:");
-    let apps: Vec<(usize, Arc<Platform>)> = (0..releases)
+    let ballast = ballast(ballast_mib);
+    let all: Vec<(usize, Arc<Platform>)> = (0..releases + idle)
         .map(|app| platform(app, shards).map(|p| (app, Arc::new(p))))
         .collect::<Result<_, _>>()?;
+    let apps = &all[..releases];
     let metrics = Arc::new(InMemoryMetrics::new());
     metrics.set("error_ratio", ScopeMatcher::any(), 0.01);
     let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
@@ -260,9 +376,9 @@ async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), Strin
         .map_err(|e| e.to_string())?;
     let rss_setup = status_kib("VmRSS:");
 
-    let deploy = round(&engine, &apps, "1.0.0").await?;
+    let deploy = round(&engine, &all, "1.0.0", in_flight, None).await?;
     let rss_deploy = status_kib("VmRSS:");
-    let upgrade = round(&engine, &apps, "2.0.0").await?;
+    let upgrade = round(&engine, apps, "2.0.0", in_flight, perf_ctl.as_deref()).await?;
     let rss_upgrade = status_kib("VmRSS:");
     let records = engine
         .ledger()
@@ -273,19 +389,26 @@ async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), Strin
 
     println!("releases_per_round {releases}");
     println!("target_shards {shards}");
+    println!("idle_applications {idle}");
+    if in_flight < usize::MAX {
+        println!("in_flight {in_flight}");
+    }
+    println!("ballast_blocks {}", ballast.len());
     println!("journal_records_per_canary_release {records}");
     println!("rss_start_kib {rss_start}");
     println!("rss_after_setup_kib {rss_setup}");
     println!("deploy_round_s {:.3}", deploy.wall.as_secs_f64());
     println!("deploy_round_cpu_s {:.3}", deploy.cpu.as_secs_f64());
+    println!("deploy_round_minor_faults {}", deploy.minor_faults);
     println!("rss_after_deploy_kib {rss_deploy}");
     println!("upgrade_round_s {:.3}", upgrade.wall.as_secs_f64());
     println!("upgrade_round_cpu_s {:.3}", upgrade.cpu.as_secs_f64());
+    println!("upgrade_round_minor_faults {}", upgrade.minor_faults);
     println!("rss_after_upgrade_kib {rss_upgrade}");
     if batches > 0 {
         let size = releases.div_ceil(batches);
         for (b, chunk) in apps.chunks(size).enumerate() {
-            let took = round(&engine, chunk, &format!("3.{b}.0")).await?;
+            let took = round(&engine, chunk, &format!("3.{b}.0"), in_flight, None).await?;
             println!(
                 "later_round_{b}_ms_per_release {:.4}",
                 took.wall.as_secs_f64() * 1e3 / chunk.len() as f64
@@ -297,5 +420,6 @@ async fn run(releases: usize, batches: usize, shards: usize) -> Result<(), Strin
         }
     }
     println!("vm_hwm_kib {}", status_kib("VmHWM:"));
+    drop(ballast);
     Ok(())
 }

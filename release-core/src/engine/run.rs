@@ -763,11 +763,15 @@ impl Run {
         let now = self.inner.clock.now();
         let ttl = self.inner.options.lease_ttl;
         let half = chrono::Duration::from_std(ttl / 2).unwrap_or(chrono::Duration::zero());
-        let leases: Vec<Lease> = self
-            .leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let leases: Vec<Lease> = {
+            let held = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            // Most wake-ups renew nothing: skip copying the leases then (every sleep slice of
+            // every release comes here; issue #10).
+            if !held.iter().any(|lease| lease.expires_at - now < half) {
+                return Ok(());
+            }
+            held.clone()
+        };
         let mut renewed = Vec::with_capacity(leases.len());
         for lease in leases {
             if lease.expires_at - now < half {
@@ -1446,9 +1450,14 @@ impl Run {
             "apply of {} {} in {}",
             spec.component, spec.slot, spec.environment
         );
+        // Biased, and the deadline's sleep made only when first polled: an apply that
+        // answers at once (most do) then never creates, registers and cancels a timer, which
+        // with 10,000 releases meant touching other releases' timers in Tokio's wheel
+        // (issue #10). An apply still pending races the deadline as before.
         let applied = tokio::select! {
+            biased;
             r = self.retrying(|| target.apply(&request)) => r?,
-            () = self.inner.clock.sleep(deadline) => {
+            () = async { self.inner.clock.sleep(deadline).await } => {
                 return Err(Error::Timeout { what, seconds: deadline.as_secs() });
             }
         };

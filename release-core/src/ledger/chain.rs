@@ -30,6 +30,14 @@ pub fn hash_record(record: &Record) -> Result<Sha256Digest> {
 /// The bytes [`hash_record`] hashes after its domain prefix: the record's JSON without its
 /// own hash (fields in declaration order). The in-memory ledger stores records as these bytes.
 pub(crate) fn hashed_json(record: &Record) -> Result<Vec<u8>> {
+    let mut json = Vec::with_capacity(128);
+    write_hashed_json(record, &mut json)?;
+    Ok(json)
+}
+
+/// Appends [`hashed_json`]'s bytes to `out` (the in-memory ledger reuses one buffer, so that
+/// sealing a record does not grow a fresh vector through several reallocations).
+fn write_hashed_json(record: &Record, out: &mut Vec<u8>) -> Result<()> {
     let hashed = Hashed {
         release: &record.release,
         seq: record.seq,
@@ -39,7 +47,7 @@ pub(crate) fn hashed_json(record: &Record) -> Result<Vec<u8>> {
         event: &record.event,
         prev: &record.prev,
     };
-    serde_json::to_vec(&hashed).map_err(|e| Error::Codec {
+    serde_json::to_writer(out, &hashed).map_err(|e| Error::Codec {
         what: format!("record {} of {}", record.seq, record.release),
         message: e.to_string(),
     })
@@ -54,15 +62,18 @@ fn hash_json(json: &[u8]) -> Sha256Digest {
 
 /// Turns a draft into the record that follows `prev` (the ledger calls this under its lock).
 pub fn seal(draft: EventDraft, seq: u64, prev: Sha256Digest) -> Result<Record> {
-    seal_keeping_json(draft, seq, prev).map(|(record, _)| record)
+    seal_into(draft, seq, prev, &mut Vec::with_capacity(128))
 }
 
-/// [`seal`], also returning the hashed bytes ([`hashed_json`]) it computed on the way.
-pub(crate) fn seal_keeping_json(
+/// [`seal`] into a caller's buffer: `json` is cleared, then holds the hashed bytes
+/// ([`hashed_json`]; the in-memory ledger copies them into an allocation of their exact size
+/// and reuses the buffer).
+pub(crate) fn seal_into(
     draft: EventDraft,
     seq: u64,
     prev: Sha256Digest,
-) -> Result<(Record, Vec<u8>)> {
+    json: &mut Vec<u8>,
+) -> Result<Record> {
     let mut record = Record {
         release: draft.release,
         seq,
@@ -73,9 +84,10 @@ pub(crate) fn seal_keeping_json(
         prev,
         hash: GENESIS,
     };
-    let json = hashed_json(&record)?;
-    record.hash = hash_json(&json);
-    Ok((record, json))
+    json.clear();
+    write_hashed_json(&record, json)?;
+    record.hash = hash_json(json);
+    Ok(record)
 }
 
 /// The owned twin of `Hashed`, to read back what [`hashed_json`] wrote.

@@ -3,7 +3,10 @@
 //! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a record is kept
 //! as the bytes its hash is computed over (its JSON without the hash, which sealing produces
 //! anyway) plus the hash — one allocation per record instead of a tree of strings, vectors
-//! and, in `release_started`, a whole platform and release — and decoded when read. The
+//! and, in `release_started`, a whole platform and release — and decoded when read. Records
+//! are sealed into one buffer the ledger reuses and copied out at their exact size, so an
+//! append does not grow and shrink a fresh vector (allocator work that gets slower as the
+//! heap fragments, issue #10). The
 //! engine reads a journal once per run (and only the records others appended after that), so
 //! decoding is rare. A journal grows by a quarter of its length at a time instead of
 //! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
@@ -26,7 +29,7 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::id::ReleaseId;
 
-use super::chain::{seal_keeping_json, unseal_json};
+use super::chain::{seal_into, unseal_json};
 use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
 
 /// One record as kept.
@@ -57,11 +60,17 @@ impl Kept {
     }
 }
 
+/// A sealing buffer larger than this is not kept between appends (one odd, huge record
+/// should not pin its size for the ledger's lifetime).
+const SCRATCH_KEPT: usize = 64 << 10;
+
 #[derive(Default)]
 struct State {
     journals: HashMap<ReleaseId, Vec<Kept>>,
     /// lock → (current lease, last token issued)
     locks: HashMap<String, (Option<Lease>, u64)>,
+    /// The buffer records are sealed into, reused by every append.
+    scratch: Vec<u8>,
 }
 
 /// A ledger in memory.
@@ -120,23 +129,32 @@ impl Ledger for InMemoryLedger {
         if let Some(fence) = fence {
             check_fence(&state, fence)?;
         }
-        let journal = match state.journals.get_mut(&draft.release) {
+        let State {
+            journals, scratch, ..
+        } = &mut *state;
+        let journal = match journals.get_mut(&draft.release) {
             Some(journal) => journal,
-            None => state.journals.entry(draft.release.clone()).or_default(),
+            None => journals.entry(draft.release.clone()).or_default(),
         };
         let (seq, prev) = journal.last().map_or((1, GENESIS), |k| {
             let (seq, hash) = k.seq_and_hash();
             (seq + 1, hash)
         });
-        let (record, json) = seal_keeping_json(draft, seq, prev)?;
+        let record = seal_into(draft, seq, prev, scratch)?;
         if journal.len() == journal.capacity() {
             journal.reserve_exact((journal.len() / 4).max(8));
         }
         journal.push(Kept::Sealed {
-            json: json.into_boxed_slice(),
+            // One allocation of the exact size (growing a fresh vector reallocated it about
+            // four times and its final shrink split a chunk: allocator work that grows with
+            // the heap's fragmentation, issue #10).
+            json: Box::from(scratch.as_slice()),
             seq,
             hash: record.hash,
         });
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
         if matches!(record.event, Event::ReleaseFinished { .. }) {
             journal.shrink_to_fit();
         }
