@@ -498,8 +498,9 @@ pub fn plan_release(
     // The options' own mistakes first, as before the planner was split in two: a zero cap,
     // then (after the lifecycle's own environments) an environment outside the lifecycle.
     parallelism_cap(options, release)?;
-    select_targets(&stage_targets(platform)?, options)?;
-    Planner::index(platform, false)?.plan(release, options)
+    let targets = stage_targets(platform)?;
+    select_targets(&targets, options)?;
+    Planner::index(platform, targets, false)?.plan(release, options)
 }
 
 /// The lifecycle's environments in order; each must be declared.
@@ -641,15 +642,17 @@ impl Planner {
     /// `depends_on` naming no component, a dependency cycle, or more than `u32::MAX - 1`
     /// components or edges.
     pub fn new(platform: &Platform) -> Result<Self, PlanError> {
-        Self::index(platform, true)
+        Self::index(platform, stage_targets(platform)?, true)
     }
 
-    /// [`Self::new`]; without `check_cycles` a cycle is left for the plan's own Kahn pass
-    /// to find, which is how [`plan_release`] makes one pass instead of two.
-    fn index(platform: &Platform, check_cycles: bool) -> Result<Self, PlanError> {
-        // The environments to plan, in lifecycle order.
-        let targets = stage_targets(platform)?;
-
+    /// [`Self::new`] with the lifecycle's `targets` already read (`plan_release` reads them
+    /// first to check its options); without `check_cycles` a cycle is left for the plan's own
+    /// Kahn pass to find, which is how [`plan_release`] makes one pass instead of two.
+    fn index(
+        platform: &Platform,
+        targets: Vec<StageTarget>,
+        check_cycles: bool,
+    ) -> Result<Self, PlanError> {
         // Index components in id order: the source of every tie-break.
         let mut components: Vec<&Component> = platform.components.iter().collect();
         components.sort_unstable_by(|a, b| index::cmp_text(a.id.as_str(), b.id.as_str()));
