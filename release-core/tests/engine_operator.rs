@@ -424,3 +424,147 @@ async fn evidence_is_journaled_for_a_known_environment_only() {
         Some(&last)
     );
 }
+
+/// The release of `release`, without a rollback policy: nothing to watch during a pause.
+fn release_without_triggers(version: &str) -> Release {
+    let mut r = release(version);
+    r.rollback = None;
+    r
+}
+
+/// A clock that counts the sleeps the engine asks of it: each is one wake-up of the run.
+struct CountingClock {
+    inner: TokioClock,
+    sleeps: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl release_core::plugin::Clock for CountingClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.sleeps
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sleep(duration).await;
+    }
+}
+
+/// The timestamp of the first record after the operator's `action` that the engine wrote.
+fn reaction_to(
+    records: &[release_core::ledger::Record],
+    action: OperatorAction,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let acted = records
+        .iter()
+        .position(|r| matches!(&r.event, Event::OperatorActed { action: a, .. } if *a == action))
+        .expect("the action is journaled");
+    let reaction = records[acted + 1..]
+        .iter()
+        .find(|r| r.actor == "engine")
+        .expect("the engine reacted");
+    (records[acted].at, reaction.at)
+}
+
+// covers M5.2: an abort through the engine interrupts a pause at once, not at the engine's
+// next wake-up (issue #10 removed the 5 s wake-ups of pauses that watch nothing).
+#[tokio::test(start_paused = true)]
+async fn an_abort_through_the_engine_interrupts_a_pause_at_once() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    baseline(&ledger, &target).await;
+    let e = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("2.0.0");
+    let running = tokio::spawn({
+        let e = e.clone();
+        let p = platform();
+        let r = r.clone();
+        async move { e.start(&p, &r, "ana@x").await }
+    });
+    // Off every 5 s and 20 s grid: two minutes and 7 s into api's pause.
+    tokio::time::sleep(Duration::from_secs(127)).await;
+    e.abort(r.id(), "tom@x", None).await.unwrap();
+    let outcome = running.await.unwrap().unwrap();
+    assert_eq!(
+        outcome.outcome(),
+        Some(&Outcome::Aborted {
+            environment: Some("dev".into())
+        })
+    );
+    let records = read_all(ledger.as_ref(), r.id()).await.unwrap();
+    let (acted, reacted) = reaction_to(&records, OperatorAction::Abort);
+    assert_eq!(
+        reacted, acted,
+        "the rollback starts when the abort is journaled"
+    );
+}
+
+// covers M5.2: `promote` through the engine ends a timed pause at once (Argo Rollouts'
+// `promote`), although the pause no longer polls.
+#[tokio::test(start_paused = true)]
+async fn a_promote_through_the_engine_ends_a_timed_pause_at_once() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("1.0.0");
+    let running = tokio::spawn({
+        let e = e.clone();
+        let p = platform();
+        let r = r.clone();
+        async move { e.start(&p, &r, "ana@x").await }
+    });
+    tokio::time::sleep(Duration::from_secs(127)).await;
+    e.promote(r.id(), "tom@x", None).await.unwrap();
+    tokio::task::yield_now().await;
+    let records = read_all(ledger.as_ref(), r.id()).await.unwrap();
+    let (acted, reacted) = reaction_to(&records, OperatorAction::Resume);
+    assert_eq!(
+        reacted, acted,
+        "the pause ends when the promote is journaled"
+    );
+    assert!(
+        matches!(
+            &records.last().map(|r| &r.event),
+            Some(Event::StepSucceeded { .. }) | Some(Event::StepStarted { .. })
+        ),
+        "the pause step ended and the next began: {:?}",
+        records.last().map(|r| &r.event)
+    );
+    running.abort();
+}
+
+// covers M5.5: a pause wakes for what it has to do — lease renewal every `lease_ttl / 3`,
+// triggers every poll interval when the release has any — and no more (issue #10).
+#[tokio::test(start_paused = true)]
+async fn a_pause_wakes_only_for_leases_unless_it_watches_triggers() {
+    async fn sleeps(release: Release) -> usize {
+        let clock = Arc::new(CountingClock {
+            inner: TokioClock::new(
+                DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+                    .unwrap()
+                    .to_utc(),
+            ),
+            sleeps: Default::default(),
+        });
+        let e = Engine::builder()
+            .ledger(Arc::new(InMemoryLedger::new()))
+            .clock(clock.clone())
+            .target("default", Arc::new(InMemoryTarget::new()))
+            .strategy(Arc::new(Pausing))
+            .options(EngineOptions::default().with_holder("engine-a"))
+            .build()
+            .unwrap();
+        let done = e.start(&platform(), &release, "ana@x").await.unwrap();
+        assert_eq!(done.outcome(), Some(&Outcome::Succeeded));
+        clock.sleeps.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    // Four ten-minute pauses (two components, two environments).
+    let quiet = sleeps(release_without_triggers("1.0.0")).await;
+    // Lease slices of 20 s: 30 per pause.
+    assert!(quiet <= 4 * 30 + 8, "{quiet} wake-ups");
+    // With an error-rate trigger the pauses are polled every 5 s (120 per pause) and the
+    // one-minute watch windows too.
+    let watched = sleeps(release("1.0.0")).await;
+    assert!(watched >= 4 * 120, "{watched} wake-ups");
+}

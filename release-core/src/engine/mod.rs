@@ -47,6 +47,7 @@
 mod history;
 mod run;
 mod state;
+mod wake;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -197,6 +198,8 @@ pub(crate) struct Inner {
     pub backups: BTreeMap<String, Arc<dyn Backup>>,
     pub migrators: BTreeMap<String, Arc<dyn Migrator>>,
     pub migration_sets: BTreeMap<ComponentId, Vec<MigrationSet>>,
+    /// Releases running in this engine, woken by operator actions (`wake.rs`).
+    pub running: Arc<wake::Running>,
 }
 
 /// Evidence for a gate, as [`Engine::record_evidence`] journals it.
@@ -420,6 +423,7 @@ impl EngineBuilder {
                 backups: self.backups,
                 migrators: self.migrators,
                 migration_sets: self.migration_sets,
+                running: Arc::default(),
             }),
         })
     }
@@ -864,6 +868,8 @@ impl Engine {
         );
         let record = self.inner.ledger.append(draft, None).await?;
         let _ = self.inner.events.send(record);
+        // After the append: a run that wakes for it reads it (wake.rs).
+        self.inner.running.signal(release);
         Ok(())
     }
 }

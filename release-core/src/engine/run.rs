@@ -10,6 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use tracing::Instrument;
 
 use super::state::{ReleaseState, StepState};
+use super::wake::{Registration, Seen};
 use super::watch::{Measurement, check_triggers, evaluate_measurements, measure};
 use super::{Inner, RunOutcome};
 use crate::config::render_component;
@@ -59,14 +60,18 @@ pub(crate) async fn start(
     };
     let changes = release.changes.iter().map(|c| c.id.clone()).collect();
     let draft = EventDraft::new(id.clone(), inner.clock.now(), operator, changes, event);
-    {
-        // Scoped: the record carries a copy of the platform and the release, which must not
-        // stay alive in this future for the whole run (the ledger keeps its own).
+    // The run starts from the record it just appended and the plan it just made: reading the
+    // record back (decoding the platform and release it carries) and planning again, as
+    // `resume` must, would only repeat this work (issue #10). Scoped: the record carries a
+    // copy of the platform and the release, which must not stay alive in this future for
+    // the whole run (the fold keeps its own).
+    let state = {
         let record = inner.ledger.append(draft, None).await?;
         publish(&inner, &record);
         notify(&inner, &record).await;
-    }
-    resume(inner, &id, operator).await
+        ReleaseState::fold(std::slice::from_ref(&record))
+    };
+    run(inner, state, plan, operator).await
 }
 
 pub(crate) async fn resume(
@@ -86,12 +91,12 @@ pub(crate) async fn resume(
             outcome: outcome.clone(),
         });
     }
-    let (Some(platform), Some(spec)) = (state.platform.clone(), state.spec.clone()) else {
+    let (Some(platform), Some(spec)) = (&state.platform, &state.spec) else {
         return Err(Error::Invalid(format!(
             "the journal of {release} does not start with `release_started`; it cannot be resumed"
         )));
     };
-    let plan = plan_release(&platform, &spec, &PlanOptions::default())
+    let plan = plan_release(platform, spec, &PlanOptions::default())
         .map_err(|e| Error::Invalid(e.to_string()))?;
     if state.plan_digest != Some(plan_digest(&plan)?) {
         return Err(Error::Invalid(format!(
@@ -99,6 +104,22 @@ pub(crate) async fn resume(
              (the planner changed); finish it with the engine version that started it"
         )));
     }
+    run(inner, state, plan, operator).await
+}
+
+/// Drives a release from the fold of its journal and its plan.
+async fn run(
+    inner: Arc<Inner>,
+    state: ReleaseState,
+    plan: Plan,
+    operator: &str,
+) -> Result<RunOutcome> {
+    let (Some(platform), Some(spec)) = (state.platform.clone(), state.spec.clone()) else {
+        return Err(Error::Invalid(
+            "the journal does not start with `release_started`; it cannot be run".to_owned(),
+        ));
+    };
+    let registration = inner.running.register(spec.id());
     let run = Run {
         inner,
         platform,
@@ -114,8 +135,10 @@ pub(crate) async fn resume(
         halt: AtomicBool::new(false),
         probe_failures: Mutex::new(BTreeMap::new()),
         background: Mutex::new(BTreeMap::new()),
+        registration,
+        seen: Seen::default(),
     };
-    let span = tracing::info_span!("release", id = %release);
+    let span = tracing::info_span!("release", id = %run.release.id());
     run.drive().instrument(span).await
 }
 
@@ -269,6 +292,22 @@ struct Run {
     halt: AtomicBool,
     probe_failures: Mutex<BTreeMap<(ComponentId, String), u32>>,
     background: Mutex<BTreeMap<(EnvironmentName, ComponentId), Vec<Background>>>,
+    /// This run's entry among the engine's running releases: operator actions taken
+    /// through the engine wake its sleeps (see `engine/wake.rs`).
+    registration: Registration,
+    /// The action counter as of the last read of the ledger.
+    seen: Seen,
+}
+
+/// How a sleep ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slept {
+    /// The whole duration passed.
+    Elapsed,
+    /// An operator acted through this engine; asked to return then (`until_action`).
+    Acted,
+    /// An abort was requested (interruptible sleeps only).
+    Aborted,
 }
 
 /// An analysis running in the background of a component's rollout.
@@ -371,6 +410,8 @@ impl Run {
     /// Folds records appended by others (operator actions) since the last look.
     async fn refresh(&self) -> Result<()> {
         let mut j = self.journal.lock().await;
+        // Before the read: an action journaled after it wakes the next sleep.
+        self.seen.mark(self.registration.wake());
         let fresh = self
             .inner
             .ledger
@@ -804,19 +845,51 @@ impl Run {
     /// Returns false when an abort interrupted the sleep (only when `interruptible`: the
     /// pauses of a rollback program, such as a scale-down delay, are never cut short).
     async fn sleep(&self, duration: Duration, interruptible: bool) -> Result<bool> {
+        Ok(self.nap(duration, interruptible, false).await? != Slept::Aborted)
+    }
+
+    /// [`Run::sleep`], and with `until_action` it also returns ([`Slept::Acted`]) when an
+    /// operator acts on the release through this engine, so that a pause can end on a
+    /// `promote` at once. Without it an action still ends the slice early, so that an
+    /// abort is seen at once.
+    ///
+    /// Slices are `lease_ttl / 3`: leases are renewed, and actions taken by another process
+    /// (which cannot wake this one) seen, at that pace.
+    async fn nap(
+        &self,
+        duration: Duration,
+        interruptible: bool,
+        until_action: bool,
+    ) -> Result<Slept> {
         let slice = self.inner.options.lease_ttl / 3;
         let mut left = duration;
         while !left.is_zero() {
             let step = left.min(slice.max(Duration::from_millis(1)));
-            self.inner.clock.sleep(step).await;
-            left -= step;
+            let started = self.inner.clock.now();
+            // Biased: when the slice ends as an action arrives, the slice ends as before.
+            let acted = tokio::select! {
+                biased;
+                () = self.inner.clock.sleep(step) => false,
+                () = self.registration.wake().acted_since(&self.seen) => true,
+            };
+            left -= if acted {
+                (self.inner.clock.now() - started)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(step)
+            } else {
+                step
+            };
             self.renew_locks().await?;
             self.refresh().await?;
             if interruptible && self.state(|s| s.abort_requested).await {
-                return Ok(false);
+                return Ok(Slept::Aborted);
+            }
+            if acted && until_action {
+                return Ok(Slept::Acted);
             }
         }
-        Ok(true)
+        Ok(Slept::Elapsed)
     }
 
     /// Captures what runs now, before anything is deployed (M8.3).
@@ -1211,6 +1284,14 @@ impl Run {
     }
 
     /// Rollback triggers after a step; `Some(reason)` when one fired and must act.
+    /// True when the release's rollback policy has triggers to poll during a step.
+    fn watches_triggers(&self) -> bool {
+        self.release
+            .rollback
+            .as_ref()
+            .is_some_and(|policy| !policy.triggers.is_empty())
+    }
+
     async fn check_after_step(
         &self,
         env: &EnvironmentName,
@@ -1336,17 +1417,22 @@ impl Run {
                         return Ok(StepEnd::Done);
                     }
                     // Wake for background measurements and, every poll interval, for the
-                    // rollback triggers (M5.5: watched during the step, not only after it).
-                    let poll = now
-                        + chrono::Duration::from_std(self.inner.options.poll_interval)
-                            .unwrap_or(chrono::Duration::MAX);
-                    let wake = self
+                    // rollback triggers when the release has any (M5.5: watched during the
+                    // step, not only after it). Nothing else needs a wake-up: an operator's
+                    // `promote` or `abort` through this engine wakes the pause at once, and
+                    // one from another process is seen at the next lease slice (wake.rs).
+                    let mut wake = self
                         .next_background_due(env, component)
                         .filter(|due| *due < end)
-                        .unwrap_or(end)
-                        .min(poll);
+                        .unwrap_or(end);
+                    if self.watches_triggers() {
+                        let poll = now
+                            + chrono::Duration::from_std(self.inner.options.poll_interval)
+                                .unwrap_or(chrono::Duration::MAX);
+                        wake = wake.min(poll);
+                    }
                     let left = (wake - now).to_std().unwrap_or(Duration::ZERO);
-                    if !self.sleep(left, true).await? {
+                    if self.nap(left, true, true).await? == Slept::Aborted {
                         return Ok(StepEnd::Aborted);
                     }
                     let (promotions, full) = self.state(promoted).await;
