@@ -47,6 +47,7 @@
 mod history;
 mod run;
 mod state;
+mod timers;
 mod wake;
 mod watch;
 
@@ -200,6 +201,8 @@ pub(crate) struct Inner {
     pub migration_sets: BTreeMap<ComponentId, Vec<MigrationSet>>,
     /// Releases running in this engine, woken by operator actions (`wake.rs`).
     pub running: Arc<wake::Running>,
+    /// One clock sleep per distinct deadline (`timers.rs`).
+    pub timers: timers::Timers,
 }
 
 /// Evidence for a gate, as [`Engine::record_evidence`] journals it.
@@ -424,6 +427,7 @@ impl EngineBuilder {
                 migrators: self.migrators,
                 migration_sets: self.migration_sets,
                 running: Arc::default(),
+                timers: timers::Timers::default(),
             }),
         })
     }

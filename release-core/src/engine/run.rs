@@ -848,6 +848,16 @@ impl Run {
         Ok(self.nap(duration, interruptible, false).await? != Slept::Aborted)
     }
 
+    /// Sleeps `duration` on the engine's clock, in step with every other run of this engine
+    /// that waits for the same deadline (`engine/timers.rs`).
+    async fn tick(&self, duration: Duration) {
+        let now = self.inner.clock.now();
+        self.inner
+            .timers
+            .after(&self.inner.clock, now, duration)
+            .await;
+    }
+
     /// [`Run::sleep`], and with `until_action` it also returns ([`Slept::Acted`]) when an
     /// operator acts on the release through this engine, so that a pause can end on a
     /// `promote` at once. Without it an action still ends the slice early, so that an
@@ -866,10 +876,11 @@ impl Run {
         while !left.is_zero() {
             let step = left.min(slice.max(Duration::from_millis(1)));
             let started = self.inner.clock.now();
+            let tick = self.inner.timers.after(&self.inner.clock, started, step);
             // Biased: when the slice ends as an action arrives, the slice ends as before.
             let acted = tokio::select! {
                 biased;
-                () = self.inner.clock.sleep(step) => false,
+                () = tick => false,
                 () = self.registration.wake().acted_since(&self.seen) => true,
             };
             left -= if acted {
@@ -1566,10 +1577,7 @@ impl Run {
                     ),
                 });
             }
-            self.inner
-                .clock
-                .sleep(self.inner.options.poll_interval)
-                .await;
+            self.tick(self.inner.options.poll_interval).await;
             let observed = target.observe(&spec.component, &spec.environment).await?;
             if let Some(s) = observed.into_iter().find(|s| s.spec.slot == spec.slot) {
                 status = s;
