@@ -7,7 +7,7 @@
 //! step program (bounded parallelism inside a wave), probes after each applied step (M5.4),
 //! checks the rollback triggers after each step and through the watch window (M5.5, M8.1),
 //! evaluates exit gates, and moves on. Every transition is appended to the
-//! [`Ledger`](crate::ledger::Ledger) before the engine acts on it (M5.1); `resume` folds the
+//! [`Ledger`] before the engine acts on it (M5.1); `resume` folds the
 //! journal and continues, re-applying at most the one step that was in flight — safe,
 //! because targets are declarative.
 //!
@@ -21,7 +21,15 @@
 //! - **Manual policy** (`rollback.automatic: false`): a failure or trigger pauses the release
 //!   for an operator, who aborts (rolls back) or resumes (accepts the risk).
 //! - **Operator actions are journal events**, so any engine process sees them: the running
-//!   interpreter re-reads the journal at every step boundary.
+//!   interpreter re-reads the journal at every step boundary and, while it sleeps, at every
+//!   lease-renewal slice (`lease_ttl / 3`). An action taken through the engine that runs the
+//!   release also wakes it at once, so `abort` and `promote` end a pause immediately, as in
+//!   Argo Rollouts (`wake.rs`).
+//! - **A pause sleeps to its end.** It wakes for background measurements that are due, for
+//!   lease renewal and, every `poll_interval`, for the rollback triggers when the release
+//!   has any; a release without triggers costs nothing while it waits. Runs waiting for the
+//!   same deadline share one clock sleep (`timers.rs`): 10,000 releases paused together hold
+//!   one timer, not 10,000 (issue #10).
 //! - **Waiting is a return, not a block.** A gate that waits for a person, a pause until
 //!   approved, or an inconclusive analysis journals `Paused` and returns
 //!   [`RunOutcome::Waiting`]; a CI job can stop, and a later `approve` + `resume` continues.
@@ -86,7 +94,8 @@ pub struct EngineOptions {
     pub lease_ttl: Duration,
     /// How long a step may take to converge (Argo's `progressDeadlineSeconds`, 600 s).
     pub progress_deadline: Duration,
-    /// How often convergence and the watch window are checked.
+    /// How often convergence, the watch window and (during pauses, when the release has
+    /// rollback triggers) the triggers are checked.
     pub poll_interval: Duration,
     /// How often a retryable plugin error is retried before the step fails.
     pub retries: u32,
