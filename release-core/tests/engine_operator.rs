@@ -568,3 +568,101 @@ async fn a_pause_wakes_only_for_leases_unless_it_watches_triggers() {
     let watched = sleeps(release("1.0.0")).await;
     assert!(watched >= 4 * 120, "{watched} wake-ups");
 }
+
+/// A ledger on which an operator's abort lands right before the run journals the start of
+/// its first pause: between two appends of the run, with nothing to wake it.
+struct AbortBeforePause {
+    inner: Arc<InMemoryLedger>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Ledger for AbortBeforePause {
+    async fn append(
+        &self,
+        draft: release_core::ledger::EventDraft,
+        fence: Option<&release_core::ledger::Fence>,
+    ) -> release_core::Result<release_core::ledger::Record> {
+        if matches!(
+            &draft.event,
+            Event::StepStarted {
+                step: RolloutStep::Pause(_),
+                ..
+            }
+        ) && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let abort = release_core::ledger::EventDraft::new(
+                draft.release.clone(),
+                draft.at,
+                "tom@x",
+                Vec::new(),
+                Event::OperatorActed {
+                    action: OperatorAction::Abort,
+                    comment: Some("from another process".into()),
+                },
+            );
+            self.inner.append(abort, None).await?;
+        }
+        self.inner.append(draft, fence).await
+    }
+    async fn events(
+        &self,
+        release: &ReleaseId,
+        after: u64,
+    ) -> release_core::Result<Vec<release_core::ledger::Record>> {
+        self.inner.events(release, after).await
+    }
+    async fn releases(&self) -> release_core::Result<Vec<ReleaseId>> {
+        self.inner.releases().await
+    }
+    async fn acquire(
+        &self,
+        lock: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> release_core::Result<release_core::ledger::Lease> {
+        self.inner.acquire(lock, holder, ttl, now).await
+    }
+    async fn renew(
+        &self,
+        lease: &release_core::ledger::Lease,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> release_core::Result<release_core::ledger::Lease> {
+        self.inner.renew(lease, ttl, now).await
+    }
+    async fn release(&self, lease: &release_core::ledger::Lease) -> release_core::Result<()> {
+        self.inner.release(lease).await
+    }
+}
+
+// covers M5.1, M5.2: a run appends without reading the journal first (issue #10); a record
+// someone else appended in between is still folded, in order, so an abort is not lost.
+#[tokio::test(start_paused = true)]
+async fn an_action_appended_between_two_of_the_runs_appends_is_folded_in_order() {
+    let memory = Arc::new(InMemoryLedger::new());
+    let ledger: Arc<dyn Ledger> = Arc::new(AbortBeforePause {
+        inner: memory.clone(),
+        done: Default::default(),
+    });
+    let target = Arc::new(InMemoryTarget::new());
+    let r = release_without_triggers("1.0.0");
+    let outcome = engine(ledger.clone(), target.clone())
+        .start(&platform(), &r, "ana@x")
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.outcome(),
+        Some(&Outcome::Aborted {
+            environment: Some("dev".into())
+        })
+    );
+    let records = read_all(memory.as_ref(), r.id()).await.unwrap();
+    release_core::ledger::verify_chain(&records).unwrap();
+    let (acted, reacted) = reaction_to(&records, OperatorAction::Abort);
+    assert!(
+        reacted - acted <= chrono::Duration::seconds(20),
+        "seen within one lease slice: {acted} → {reacted}"
+    );
+}

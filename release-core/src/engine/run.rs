@@ -383,14 +383,15 @@ impl Run {
         );
         let record = {
             let mut j = self.journal.lock().await;
-            // Pick up what others appended (operator actions) so the chain stays in order.
-            let fresh = self
-                .inner
-                .ledger
-                .events(self.id(), j.state.last_seq)
-                .await?;
-            j.fold(fresh);
+            let seen = j.state.last_seq;
             let record = self.inner.ledger.append(draft, j.fence.as_ref()).await?;
+            // Others appended (operator actions) since the last look: fold theirs first, so
+            // the fold stays in journal order. Read only then — before, every append read
+            // the journal first, a query per record with a database ledger (issue #10).
+            if record.seq != seen + 1 {
+                let fresh = self.inner.ledger.events(self.id(), seen).await?;
+                j.fold(fresh.into_iter().filter(|r| r.seq < record.seq).collect());
+            }
             j.state.apply(&record);
             if let Some(records) = &mut j.records {
                 records.push(record.clone());
