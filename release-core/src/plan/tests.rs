@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::manifest::ManifestSet;
 use crate::model::{
-    Environment, Lifecycle, Ownership, Phase, PhaseRequirement, ReleaseDocumentKind, ReleaseKind,
-    ReleaseManager, ReleaseMetadata,
+    ComponentVersion, Environment, Lifecycle, Ownership, Phase, PhaseRequirement,
+    ReleaseDocumentKind, ReleaseKind, ReleaseManager, ReleaseMetadata,
 };
 
 fn shop() -> (Platform, Release) {
