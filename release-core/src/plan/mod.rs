@@ -49,11 +49,11 @@
 //!   threshold (dynamic: twice the largest `mmap`ed block freed so far, 35 MB in the bench);
 //!   the next plan then faults every page back in. At a 38 MB peak a loop of `plan_release`
 //!   took ~8,700 page faults and ~120 `brk` calls per plan, about 15 % of its time. So the
-//!   planner keeps its peak low: no per-node copy of the release's versions (the steps walk
-//!   the release alongside the shipped nodes), no per-node array of durations (each is read
-//!   where it is used), Kahn's weights and the wave bookkeeping freed before the steps they
-//!   no longer serve, a one-off planner's per-node step data (durations, strategies: 4 MB)
-//!   freed before the rollback steps, and the dependency index's result allocated below its
+//!   planner keeps its peak low: the release's versions gathered for the shipped nodes only
+//!   (not in a per-node array), no per-node array of durations (each is read where it is
+//!   used), everything only the deploy steps need freed before the rollback steps are
+//!   built — including a one-off planner's per-node step data (durations, strategies:
+//!   4 MB) —, and the dependency index's result allocated below its
 //!   transient partitions (`index::resolve`), so that their space is one free block the
 //!   steps reuse. A library cannot set the allocator's thresholds (that is the host's
 //!   `mallopt` or `GLIBC_TUNABLES`), and keeping tens of megabytes cached between calls
@@ -80,7 +80,9 @@ pub use error::PlanError;
 pub use graph::{DependencyGraph, GraphError, Waves};
 
 use crate::id::{ComponentId, EnvironmentName, PhaseName, ReleaseId};
-use crate::model::{Component, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier};
+use crate::model::{
+    Component, ComponentVersion, Criticality, HumanDuration, Platform, Release, StrategySpec, Tier,
+};
 
 /// What to plan and how; `PlanOptions::default()` plans every lifecycle environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -781,11 +783,12 @@ impl Planner {
         // Shipped components: a merge of two id-sorted sequences. The release usually ships
         // the next id (an equality test), else the merge gallops to it, so a release shipping
         // 1 % of a platform costs O(shipped · log gap) comparisons, not one per component.
-        // The versions are not copied out: the steps walk `release.components` again, in
-        // the same (id) order as the shipped nodes.
+        // The versions are kept in that order, which is the shipped nodes' index order (a
+        // per-node array of them was 8 bytes for every platform component).
         let mut shipped = vec![false; n];
+        let mut versions: Vec<&ComponentVersion> = Vec::with_capacity(release.components.len());
         let mut at = 0usize;
-        for id in release.components.keys() {
+        for (id, version) in &release.components {
             if ids.get(at).is_none_or(|next| next != id) {
                 at = gallop(ids, at, id.as_str());
                 if ids.get(at).is_none_or(|next| next != id) {
@@ -796,6 +799,7 @@ impl Planner {
                 }
             }
             shipped[at] = true;
+            versions.push(version);
             at += 1;
         }
 
@@ -819,7 +823,6 @@ impl Planner {
             .graph
             .levels_and_critical_path(&shipped, &weights)
             .map_err(|e| graph_error(e, ids))?;
-        drop(weights);
         let critical_path = CriticalPath {
             components: chain.iter().map(|&v| ids[v as usize].clone()).collect(),
             duration: HumanDuration(Duration::from_nanos(chain_weight)),
@@ -843,25 +846,22 @@ impl Planner {
             .collect();
         let mut longest = vec![0u64; template.len()];
         let mut rank = vec![0u32; wave_of_level.first.len()];
-        let mut versions = release.components.values();
-        for (v, _) in shipped.iter().enumerate().filter(|(_, s)| **s) {
-            let Some(version) = versions.next() else {
-                break;
-            };
+        let shipped_nodes = shipped.iter().enumerate().filter(|(_, s)| **s);
+        for ((v, _), version) in shipped_nodes.zip(&versions) {
             let l = level[v] as usize;
             let k = wave_of_level.wave(l, rank[l]);
             rank[l] += 1;
-            let estimated_duration = duration(v);
-            longest[k] = longest[k].max(nanos(estimated_duration));
+            longest[k] = longest[k].max(weights[v]);
             template[k].steps.push(DeployStep {
                 component: ids[v].clone(),
                 version: clone_version(&version.version),
                 artifact: version.artifact.clone(),
                 strategy: steps.strategies[v].clone(),
-                estimated_duration,
+                estimated_duration: duration(v),
             });
         }
-        drop((level, rank, wave_of_level, steps));
+        // What only the deploy steps needed is freed before the rollback steps are built.
+        drop((versions, weights, level, rank, wave_of_level, steps));
         let stage_nanos = longest
             .iter()
             .fold(0u64, |sum, &wave| sum.saturating_add(wave));

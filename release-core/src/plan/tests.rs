@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::manifest::ManifestSet;
 use crate::model::{
-    ComponentVersion, Environment, Lifecycle, Ownership, Phase, PhaseRequirement,
-    ReleaseDocumentKind, ReleaseKind, ReleaseManager, ReleaseMetadata,
+    Environment, Lifecycle, Ownership, Phase, PhaseRequirement, ReleaseDocumentKind, ReleaseKind,
+    ReleaseManager, ReleaseMetadata,
 };
 
 fn shop() -> (Platform, Release) {
