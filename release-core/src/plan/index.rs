@@ -166,17 +166,23 @@ fn partition(high: u32, bits: u32) -> usize {
 }
 
 /// Hashes every text, counting how many fall in each of the `1 << bits` partitions.
-fn hashes<'t>(texts: impl Iterator<Item = &'t str>, bits: u32) -> (Vec<u64>, Vec<usize>) {
+/// `expected` is how many texts there are, about: the hashes are sized for it up front (a
+/// `collect` from a `flat_map` cannot know its length, and grew by doubling through five
+/// reallocations to 4 MiB for 300,000 keys, see [`resolve`]).
+fn hashes<'t>(
+    texts: impl Iterator<Item = &'t str>,
+    expected: usize,
+    bits: u32,
+) -> (Vec<u64>, Vec<usize>) {
     let mut counts = vec![0usize; 1 << bits];
-    let hashes = texts
-        .map(|text| {
-            let h = hash(text.as_bytes());
-            if let Some(count) = counts.get_mut(partition((h >> 32) as u32, bits)) {
-                *count += 1;
-            }
-            h
-        })
-        .collect();
+    let mut hashes = Vec::with_capacity(expected);
+    hashes.extend(texts.map(|text| {
+        let h = hash(text.as_bytes());
+        if let Some(count) = counts.get_mut(partition((h >> 32) as u32, bits)) {
+            *count += 1;
+        }
+        h
+    }));
     (hashes, counts)
 }
 
@@ -205,7 +211,8 @@ fn scatter<'t>(
 
 /// Resolves every key, in order, to the index of the equal id in `ids` (the first one when
 /// `ids` repeats); when a key names no id, returns the position of the first such key.
-/// `keys` is called twice and must give the same keys both times.
+/// `keys` is called twice and must give the same keys both times; `key_count` is how many
+/// it gives (a capacity hint: a wrong one costs reallocations, not correctness).
 ///
 /// A radix-partitioned hash join rather than one hash table: ids and keys are both split by
 /// the top bits of their hash into partitions of about [`PER_PARTITION`] ids, then each
@@ -214,15 +221,26 @@ fn scatter<'t>(
 /// lookups and 100,000 inserts was a cache and TLB miss (`perf annotate`: 30 % of the whole
 /// plan on the slot loads, even with the loads batched; issue #10); the partitioning passes
 /// read and write sequentially.
-pub(crate) fn resolve<'k, I>(ids: &[ComponentId], keys: impl Fn() -> I) -> Result<Vec<u32>, usize>
+///
+/// Memory: the result (4 bytes per key, kept by the caller) is allocated first, so that it
+/// sits below the transient partitions (about 45 bytes per key and per id) and their space
+/// is freed as one block the plan built next can reuse; allocated last, it split that block
+/// and a whole `plan_release` outgrew glibc's trim threshold (issue #10, see
+/// `Planner::plan_with`).
+pub(crate) fn resolve<'k, I>(
+    ids: &[ComponentId],
+    key_count: usize,
+    keys: impl Fn() -> I,
+) -> Result<Vec<u32>, usize>
 where
     I: Iterator<Item = &'k str>,
 {
+    let mut out = vec![u32::MAX; key_count];
     let bits = (ids.len() / PER_PARTITION)
         .next_power_of_two()
         .trailing_zeros()
         .min(12);
-    let (id_hashes, id_counts) = hashes(ids.iter().map(ComponentId::as_str), bits);
+    let (id_hashes, id_counts) = hashes(ids.iter().map(ComponentId::as_str), ids.len(), bits);
     // Long ids compare their rest against `ids` itself.
     let mut long_ids = Vec::new();
     let id_parts = scatter(
@@ -233,7 +251,7 @@ where
         &mut long_ids,
     );
     drop((id_hashes, long_ids));
-    let (key_hashes, key_counts) = hashes(keys(), bits);
+    let (key_hashes, key_counts) = hashes(keys(), key_count, bits);
     let mut long_keys = Vec::new();
     let key_parts = scatter(keys(), &key_hashes, &key_counts, bits, &mut long_keys);
     drop(key_hashes);
@@ -251,7 +269,7 @@ where
 
     let largest = id_parts.iter().map(Vec::len).max().unwrap_or(0);
     let mut table: Vec<Slot> = vec![EMPTY; (largest.max(2) * 2).next_power_of_two()];
-    let mut out = vec![u32::MAX; key_counts.iter().sum()];
+    out.resize(key_counts.iter().sum(), u32::MAX);
     let mut first_missing: Option<usize> = None;
     for (id_part, key_part) in id_parts.iter().zip(&key_parts) {
         // At most half full, so every probe reaches an empty slot.
@@ -311,7 +329,7 @@ mod tests {
     }
 
     fn get(ids: &[ComponentId], key: &str) -> Option<u32> {
-        resolve(ids, || std::iter::once(key))
+        resolve(ids, 1, || std::iter::once(key))
             .ok()
             .map(|found| found[0])
     }
@@ -340,7 +358,7 @@ mod tests {
             .map(|i| ComponentId::new(format!("c{i:06}")))
             .collect();
         let keys: Vec<&str> = many.iter().rev().map(ComponentId::as_str).collect();
-        let found = resolve(&many, || keys.iter().copied()).expect("all known");
+        let found = resolve(&many, keys.len(), || keys.iter().copied()).expect("all known");
         assert_eq!(found, (0..20_000u32).rev().collect::<Vec<_>>());
         assert_eq!(get(&many, "c020000"), None);
         assert_eq!(get(&many, ""), None);
@@ -363,7 +381,7 @@ mod tests {
             }
         }
         assert_eq!(get(&[], "a"), None);
-        assert_eq!(resolve(&[], std::iter::empty), Ok(Vec::new()));
+        assert_eq!(resolve(&[], 0, std::iter::empty), Ok(Vec::new()));
     }
 
     #[test]
@@ -425,7 +443,8 @@ mod tests {
             .map(|i| ComponentId::new(format!("k{i}")))
             .collect();
         let keys: Vec<String> = (0..3000).map(|i| format!("k{}", (i * 7) % 5000)).collect();
-        let found = resolve(&ids, || keys.iter().map(String::as_str)).expect("all known");
+        let found =
+            resolve(&ids, keys.len(), || keys.iter().map(String::as_str)).expect("all known");
         assert_eq!(
             found,
             (0..3000u32).map(|i| (i * 7) % 5000).collect::<Vec<_>>()
@@ -436,13 +455,15 @@ mod tests {
                 keys[at] = format!("absent-{at}-and-longer-than-sixteen");
             }
             assert_eq!(
-                resolve(&ids, || keys.iter().map(String::as_str)),
+                resolve(&ids, keys.len(), || keys.iter().map(String::as_str)),
                 Err(missing[0].min(missing[1]))
             );
         }
         // Long keys compare their rest: a key sharing the first 16 bytes is not the id.
+        // `key_count` is a hint: a wrong one (0 here) still resolves every key.
         let long = ids_of_every_length();
-        let found = resolve(&long, || long.iter().rev().map(ComponentId::as_str)).expect("known");
+        let found =
+            resolve(&long, 0, || long.iter().rev().map(ComponentId::as_str)).expect("known");
         assert_eq!(found, (0..long.len() as u32).rev().collect::<Vec<_>>());
         assert_eq!(get(&long, "abcdefghijklmnopqrstuvwxyz0123456788"), None);
         assert_eq!(get(&long, "abcdefghijklmnopr"), None);

@@ -41,6 +41,24 @@
 //!   lifecycle), the platform's ids and names, the release's components, then a cycle,
 //!   which its single Kahn pass finds.
 //!
+//! - **A low peak, no cache** (issue #10). A whole [`plan_release`] on 100,000 components
+//!   holds, at its peak, the topology the plan keeps (ids and both CSR directions, 5.7 MB),
+//!   the deploy and rollback steps (25.6 MB) and whatever else is still alive. When the
+//!   caller drops the plan, everything the call allocated is freed at once, and glibc
+//!   returns the top of the heap to the kernel when that free block exceeds its trim
+//!   threshold (dynamic: twice the largest `mmap`ed block freed so far, 35 MB in the bench);
+//!   the next plan then faults every page back in. At a 38 MB peak a loop of `plan_release`
+//!   took ~8,700 page faults and ~120 `brk` calls per plan, about 15 % of its time. So the
+//!   planner keeps its peak low: the release's versions gathered for the shipped nodes only
+//!   (not in a per-node array), no per-node array of durations (each is read where it is
+//!   used), everything only the deploy steps need freed before the rollback steps are
+//!   built — including a one-off planner's per-node step data (durations, strategies:
+//!   4 MB) —, and the dependency index's result allocated below its
+//!   transient partitions (`index::resolve`), so that their space is one free block the
+//!   steps reuse. A library cannot set the allocator's thresholds (that is the host's
+//!   `mallopt` or `GLIBC_TUNABLES`), and keeping tens of megabytes cached between calls
+//!   would trade the churn for resident memory, so it does neither.
+//!
 //! The heavy lifting happens on dense `u32` indices in [`DependencyGraph`] (CSR adjacency,
 //! Kahn's algorithm, Tarjan SCC for cycles); ids are mapped back only when steps are built.
 
@@ -49,6 +67,7 @@ mod graph;
 mod index;
 mod render;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
@@ -500,7 +519,9 @@ pub fn plan_release(
     parallelism_cap(options, release)?;
     let targets = stage_targets(platform)?;
     select_targets(&targets, options)?;
-    Planner::index(platform, targets, false)?.plan(release, options)
+    let mut planner = Planner::index(platform, targets, false)?;
+    let steps = std::mem::take(&mut planner.steps);
+    planner.plan_with(release, options, Cow::Owned(steps))
 }
 
 /// The lifecycle's environments in order; each must be declared.
@@ -619,11 +640,18 @@ struct StageTarget {
 pub struct Planner {
     platform: String,
     targets: Vec<StageTarget>,
-    /// Per node, in index order: the component's own estimate, if it has one.
-    durations: Vec<Option<HumanDuration>>,
-    /// Per node, in index order: its strategy.
-    strategies: Vec<StrategyName>,
+    steps: StepData,
     topology: Arc<Topology>,
+}
+
+/// What a deploy step reads from its component, per node in index order; only the deploy
+/// steps read it, so a one-off plan frees it before building the rollback steps.
+#[derive(Clone, Default)]
+struct StepData {
+    /// The component's own estimate, if it has one.
+    durations: Vec<Option<HumanDuration>>,
+    /// Its strategy.
+    strategies: Vec<StrategyName>,
 }
 
 impl fmt::Debug for Planner {
@@ -692,7 +720,7 @@ impl Planner {
         }
 
         // Dependencies resolved straight into CSR rows (the graph's forward adjacency).
-        let row_targets = index::resolve(&ids, || {
+        let row_targets = index::resolve(&ids, edge_count, || {
             components
                 .iter()
                 .flat_map(|c| c.depends_on.iter().map(ComponentId::as_str))
@@ -712,8 +740,10 @@ impl Planner {
         Ok(Self {
             platform: platform.metadata.name.clone(),
             targets,
-            durations,
-            strategies,
+            steps: StepData {
+                durations,
+                strategies,
+            },
             topology: Arc::new(Topology {
                 ids,
                 criticality,
@@ -731,6 +761,19 @@ impl Planner {
     /// a component the platform does not have, when the options name an environment outside
     /// the lifecycle, or when the options or the release set `max_parallel` to 0.
     pub fn plan(&self, release: &Release, options: &PlanOptions) -> Result<Plan, PlanError> {
+        self.plan_with(release, options, Cow::Borrowed(&self.steps))
+    }
+
+    /// [`Self::plan`] reading the per-node step data from `steps`, which it drops as soon as
+    /// the deploy steps are built: [`plan_release`] hands over the planner's own (taken out
+    /// of it), so that their 4 MB (100,000 components) are free again before the rollback
+    /// steps are allocated (see "A low peak" in the module docs).
+    fn plan_with(
+        &self,
+        release: &Release,
+        options: &PlanOptions,
+        steps: Cow<'_, StepData>,
+    ) -> Result<Plan, PlanError> {
         let cap = parallelism_cap(options, release)?;
         let targets = select_targets(&self.targets, options)?;
         let topology = &self.topology;
@@ -740,8 +783,10 @@ impl Planner {
         // Shipped components: a merge of two id-sorted sequences. The release usually ships
         // the next id (an equality test), else the merge gallops to it, so a release shipping
         // 1 % of a platform costs O(shipped · log gap) comparisons, not one per component.
-        let mut shipped_version: Vec<Option<&ComponentVersion>> = vec![None; n];
+        // The versions are kept in that order, which is the shipped nodes' index order (a
+        // per-node array of them was 8 bytes for every platform component).
         let mut shipped = vec![false; n];
+        let mut versions: Vec<&ComponentVersion> = Vec::with_capacity(release.components.len());
         let mut at = 0usize;
         for (id, version) in &release.components {
             if ids.get(at).is_none_or(|next| next != id) {
@@ -753,21 +798,24 @@ impl Planner {
                     });
                 }
             }
-            shipped_version[at] = Some(version);
             shipped[at] = true;
+            versions.push(version);
             at += 1;
         }
 
         let default_duration = options.default_duration;
-        let durations: Vec<HumanDuration> = self
-            .durations
+        let duration = |v: usize| {
+            steps
+                .durations
+                .get(v)
+                .copied()
+                .flatten()
+                .unwrap_or(default_duration)
+        };
+        let weights: Vec<u64> = shipped
             .iter()
-            .map(|d| d.unwrap_or(default_duration))
-            .collect();
-        let weights: Vec<u64> = durations
-            .iter()
-            .zip(&shipped)
-            .map(|(&d, &s)| if s { nanos(d) } else { 0 })
+            .enumerate()
+            .map(|(v, &s)| if s { nanos(duration(v)) } else { 0 })
             .collect();
         // Levels and the critical path in one Kahn pass (callgrind, issue #10). A planner
         // made by `new` was checked for cycles; `plan_release`'s finds one here.
@@ -798,10 +846,8 @@ impl Planner {
             .collect();
         let mut longest = vec![0u64; template.len()];
         let mut rank = vec![0u32; wave_of_level.first.len()];
-        for (v, version) in shipped_version.iter().enumerate() {
-            let Some(version) = version else {
-                continue;
-            };
+        let shipped_nodes = shipped.iter().enumerate().filter(|(_, s)| **s);
+        for ((v, _), version) in shipped_nodes.zip(&versions) {
             let l = level[v] as usize;
             let k = wave_of_level.wave(l, rank[l]);
             rank[l] += 1;
@@ -810,13 +856,16 @@ impl Planner {
                 component: ids[v].clone(),
                 version: clone_version(&version.version),
                 artifact: version.artifact.clone(),
-                strategy: self.strategies[v].clone(),
-                estimated_duration: durations[v],
+                strategy: steps.strategies[v].clone(),
+                estimated_duration: duration(v),
             });
         }
+        // What only the deploy steps needed is freed before the rollback steps are built.
+        drop((versions, weights, level, rank, wave_of_level, steps));
         let stage_nanos = longest
             .iter()
             .fold(0u64, |sum, &wave| sum.saturating_add(wave));
+        drop(longest);
         let stage_duration = HumanDuration(Duration::from_nanos(stage_nanos));
 
         let count = targets.len();
