@@ -666,3 +666,139 @@ async fn an_action_appended_between_two_of_the_runs_appends_is_folded_in_order()
         "seen within one lease slice: {acted} → {reacted}"
     );
 }
+
+/// When (virtual `Instant`) the run journaled the start of its first pause, given the
+/// instant its clock started.
+async fn first_pause_started(
+    ledger: &Arc<dyn Ledger>,
+    id: &ReleaseId,
+    origin: tokio::time::Instant,
+) -> (tokio::time::Instant, DateTime<Utc>) {
+    let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let records = read_all(ledger.as_ref(), id).await.unwrap();
+    let at = records
+        .iter()
+        .find(|r| {
+            matches!(
+                &r.event,
+                Event::StepStarted {
+                    step: RolloutStep::Pause(_),
+                    ..
+                }
+            )
+        })
+        .expect("the pause started")
+        .at;
+    (origin + (at - start).to_std().unwrap(), at)
+}
+
+// covers M5.2: a `promote` from another process (here: another engine on the same ledger,
+// which cannot wake this one) is seen at the run's next read of the journal, within a lease
+// slice, and ends the pause — it does not wait for the pause's end.
+#[tokio::test(start_paused = true)]
+async fn a_promote_from_another_engine_ends_the_pause_within_a_lease_slice() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let elsewhere = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("1.0.0");
+    let running = tokio::spawn({
+        let e = e.clone();
+        let p = platform();
+        let r = r.clone();
+        async move { e.start(&p, &r, "ana@x").await }
+    });
+    tokio::time::sleep(Duration::from_secs(127)).await;
+    elsewhere.promote(r.id(), "tom@x", None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let records = read_all(ledger.as_ref(), r.id()).await.unwrap();
+    // The other engine's clock started at its first read: the promote's own timestamp is
+    // on that clock, so measure on the run's, which started with the release.
+    let (_, reacted) = reaction_to(&records, OperatorAction::Resume);
+    let acted = DateTime::parse_from_rfc3339("2026-12-01T09:02:07Z")
+        .unwrap()
+        .to_utc();
+    assert!(
+        reacted > acted && reacted - acted <= chrono::Duration::seconds(20),
+        "seen within a slice of lease_ttl / 3: {acted} → {reacted}"
+    );
+    running.abort();
+}
+
+// covers M5.2: a `promote` that arrives as a sleep slice ends (the same instant) still ends
+// the pause at once: the run decides from the journal, not from which wake-up came first.
+#[tokio::test(start_paused = true)]
+async fn a_promote_on_a_slice_boundary_ends_the_pause_at_once() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("1.0.0");
+    let origin = tokio::time::Instant::now();
+    let running = tokio::spawn({
+        let e = e.clone();
+        let p = platform();
+        let r = r.clone();
+        async move { e.start(&p, &r, "ana@x").await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (paused_at, _) = first_pause_started(&ledger, r.id(), origin).await;
+    // Six slices of 20 s into the pause: a slice ends now.
+    tokio::time::sleep_until(paused_at + Duration::from_secs(120)).await;
+    e.promote(r.id(), "tom@x", None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let records = read_all(ledger.as_ref(), r.id()).await.unwrap();
+    let (acted, reacted) = reaction_to(&records, OperatorAction::Resume);
+    assert_eq!(
+        reacted, acted,
+        "the pause ends when the promote is journaled"
+    );
+    running.abort();
+}
+
+// covers M5.5: what an operator journals that does not concern a pause (evidence, metrics)
+// wakes the run to look, but the pause sleeps on to its end.
+#[tokio::test(start_paused = true)]
+async fn evidence_journaled_during_a_pause_does_not_end_it() {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("1.0.0");
+    let origin = tokio::time::Instant::now();
+    let running = tokio::spawn({
+        let e = e.clone();
+        let p = platform();
+        let r = r.clone();
+        async move { e.start(&p, &r, "ana@x").await }
+    });
+    tokio::time::sleep(Duration::from_secs(127)).await;
+    e.record_evidence(
+        r.id(),
+        "ci@x",
+        Evidence::new("junit", serde_json::json!({ "tests": 1, "failures": 0 }))
+            .for_environment("dev"),
+    )
+    .await
+    .unwrap();
+    let (_, pause_at) = first_pause_started(&ledger, r.id(), origin).await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let records = read_all(ledger.as_ref(), r.id()).await.unwrap();
+    let pause = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::StepStarted {
+                key,
+                step: RolloutStep::Pause(_),
+            } => Some(key.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let ended = records
+        .iter()
+        .find(|r| matches!(&r.event, Event::StepSucceeded { key } if *key == pause))
+        .expect("the pause ended")
+        .at;
+    assert_eq!(ended - pause_at, chrono::Duration::minutes(10));
+    running.abort();
+}

@@ -26,10 +26,11 @@
 //!   release also wakes it at once, so `abort` and `promote` end a pause immediately, as in
 //!   Argo Rollouts (`wake.rs`).
 //! - **A pause sleeps to its end.** It wakes for background measurements that are due, for
-//!   lease renewal and, every `poll_interval`, for the rollback triggers when the release
-//!   has any; a release without triggers costs nothing while it waits. Runs waiting for the
-//!   same deadline share one clock sleep (`timers.rs`): 10,000 releases paused together hold
-//!   one timer, not 10,000 (issue #10).
+//!   lease renewal and reading the journal (every `lease_ttl / 3`) and, every
+//!   `poll_interval`, for the rollback triggers when the release has any — no longer every
+//!   `poll_interval` regardless. Runs waiting for the same deadline (to the millisecond)
+//!   share one clock sleep (`timers.rs`): 10,000 releases paused together on a virtual clock
+//!   hold one timer, not 10,000 (issue #10).
 //! - **Waiting is a return, not a block.** A gate that waits for a person, a pause until
 //!   approved, or an inconclusive analysis journals `Paused` and returns
 //!   [`RunOutcome::Waiting`]; a CI job can stop, and a later `approve` + `resume` continues.

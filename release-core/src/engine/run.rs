@@ -142,6 +142,30 @@ async fn run(
     run.drive().instrument(span).await
 }
 
+/// The records others appended between the run's last look (`seen`) and its own `record`:
+/// exactly `seen + 1 .. record.seq`, in order, or an error naming the hole (a ledger that
+/// lost or reordered records must not make the run skip, say, an abort).
+fn gap(fresh: Vec<Record>, seen: u64, record: &Record) -> Result<Vec<Record>> {
+    let between: Vec<Record> = fresh.into_iter().filter(|r| r.seq < record.seq).collect();
+    let contiguous = between
+        .iter()
+        .zip(seen + 1..)
+        .all(|(r, expected)| r.seq == expected);
+    let expected = record.seq.saturating_sub(seen + 1);
+    if contiguous && u64::try_from(between.len()).is_ok_and(|n| n == expected) {
+        Ok(between)
+    } else {
+        Err(Error::Invalid(format!(
+            "the ledger numbered this run's record of {} as {} after {seen}, but returned {} \
+             record(s) in between instead of {expected} in order; check the ledger's \
+             consistency (a replica that lags?) and resume the release",
+            record.release,
+            record.seq,
+            between.len()
+        )))
+    }
+}
+
 fn plan_digest(plan: &Plan) -> Result<Sha256Digest> {
     let json = serde_json::to_vec(plan).map_err(|e| Error::Codec {
         what: "the plan".to_owned(),
@@ -389,8 +413,22 @@ impl Run {
             // the fold stays in journal order. Read only then — before, every append read
             // the journal first, a query per record with a database ledger (issue #10).
             if record.seq != seen + 1 {
-                let fresh = self.inner.ledger.events(self.id(), seen).await?;
-                j.fold(fresh.into_iter().filter(|r| r.seq < record.seq).collect());
+                let between = match self.inner.ledger.events(self.id(), seen).await {
+                    Ok(fresh) => gap(fresh, seen, &record),
+                    Err(e) => Err(e),
+                };
+                match between {
+                    Ok(between) => j.fold(between),
+                    Err(e) => {
+                        // The record is journaled: subscribers and notifiers hear of it even
+                        // though this run stops here; the fold stays at `seen`, so whoever
+                        // resumes reads it all again.
+                        drop(j);
+                        publish(&self.inner, &record);
+                        notify(&self.inner, &record).await;
+                        return Err(e);
+                    }
+                }
             }
             j.state.apply(&record);
             if let Some(records) = &mut j.records {
@@ -846,7 +884,7 @@ impl Run {
     /// Returns false when an abort interrupted the sleep (only when `interruptible`: the
     /// pauses of a rollback program, such as a scale-down delay, are never cut short).
     async fn sleep(&self, duration: Duration, interruptible: bool) -> Result<bool> {
-        Ok(self.nap(duration, interruptible, false).await? != Slept::Aborted)
+        Ok(self.nap(duration, interruptible, None).await? != Slept::Aborted)
     }
 
     /// Sleeps `duration` on the engine's clock, in step with every other run of this engine
@@ -859,19 +897,36 @@ impl Run {
             .await;
     }
 
-    /// [`Run::sleep`], and with `until_action` it also returns ([`Slept::Acted`]) when an
-    /// operator acts on the release through this engine, so that a pause can end on a
-    /// `promote` at once. Without it an action still ends the slice early, so that an
-    /// abort is seen at once.
+    /// [`Run::sleep`] that also returns ([`Slept::Acted`]) as soon as `until` holds for the
+    /// journal's fold — checked before sleeping and after every read of the journal — so
+    /// that a pause ends on a `promote` at once.
     ///
-    /// Slices are `lease_ttl / 3`: leases are renewed, and actions taken by another process
-    /// (which cannot wake this one) seen, at that pace.
+    /// An operator action taken through this engine ends the current slice at once (the
+    /// journal is read, `until` and the abort checked; anything else sleeps on). Slices are
+    /// `lease_ttl / 3`: leases are renewed, and actions taken by another process (which
+    /// cannot wake this one) seen, at that pace.
     async fn nap(
         &self,
         duration: Duration,
         interruptible: bool,
-        until_action: bool,
+        until: Option<&(dyn Fn(&ReleaseState) -> bool + Sync)>,
     ) -> Result<Slept> {
+        let ended = |s: &ReleaseState| {
+            if interruptible && s.abort_requested {
+                Some(Slept::Aborted)
+            } else if until.is_some_and(|until| until(s)) {
+                Some(Slept::Acted)
+            } else {
+                None
+            }
+        };
+        // What another component of the run folded in already (without waiting for the
+        // lock: a lock held means a read in progress, whose result the loop checks).
+        if let Ok(j) = self.journal.try_lock()
+            && let Some(end) = ended(&j.state)
+        {
+            return Ok(end);
+        }
         let slice = self.inner.options.lease_ttl / 3;
         let mut left = duration;
         while !left.is_zero() {
@@ -894,11 +949,10 @@ impl Run {
             };
             self.renew_locks().await?;
             self.refresh().await?;
-            if interruptible && self.state(|s| s.abort_requested).await {
-                return Ok(Slept::Aborted);
-            }
-            if acted && until_action {
-                return Ok(Slept::Acted);
+            if (interruptible || until.is_some())
+                && let Some(end) = self.state(ended).await
+            {
+                return Ok(end);
             }
         }
         Ok(Slept::Elapsed)
@@ -1295,7 +1349,6 @@ impl Run {
         Ok(Flow::Failed(format!("{component}: {reason}")))
     }
 
-    /// Rollback triggers after a step; `Some(reason)` when one fired and must act.
     /// True when the release's rollback policy has triggers to poll during a step.
     fn watches_triggers(&self) -> bool {
         self.release
@@ -1304,6 +1357,7 @@ impl Run {
             .is_some_and(|policy| !policy.triggers.is_empty())
     }
 
+    /// Rollback triggers after a step; `Some(reason)` when one fired and must act.
     async fn check_after_step(
         &self,
         env: &EnvironmentName,
@@ -1444,7 +1498,11 @@ impl Run {
                         wake = wake.min(poll);
                     }
                     let left = (wake - now).to_std().unwrap_or(Duration::ZERO);
-                    if self.nap(left, true, true).await? == Slept::Aborted {
+                    let promoted_since = |s: &ReleaseState| {
+                        let (promotions, full) = promoted(s);
+                        promotions > before.0 || (full && !before.1)
+                    };
+                    if self.nap(left, true, Some(&promoted_since)).await? == Slept::Aborted {
                         return Ok(StepEnd::Aborted);
                     }
                     let (promotions, full) = self.state(promoted).await;
@@ -1902,5 +1960,46 @@ impl Run {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{InMemoryLedger, Ledger, OperatorAction};
+
+    #[tokio::test]
+    async fn what_others_appended_must_be_exactly_the_records_in_between() {
+        let ledger = InMemoryLedger::new();
+        let id = ReleaseId::from("shop-1.0.0");
+        let at = DateTime::<Utc>::default();
+        for _ in 0..4 {
+            let draft = EventDraft::new(
+                id.clone(),
+                at,
+                "tom@x",
+                Vec::new(),
+                Event::OperatorActed {
+                    action: OperatorAction::Pause,
+                    comment: None,
+                },
+            );
+            ledger.append(draft, None).await.unwrap();
+        }
+        let all = read_all(&ledger, &id).await.unwrap();
+        let own = &all[3];
+        // The run had seen record 1 and appended record 4: 2 and 3 are others'.
+        let between = gap(all[1..].to_vec(), 1, own).unwrap();
+        assert_eq!(between.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+        // A ledger that lost record 2, returned them out of order, or returned what the
+        // run had seen already: the run stops instead of skipping a record.
+        for wrong in [
+            vec![all[2].clone(), all[3].clone()],
+            vec![all[2].clone(), all[1].clone()],
+            all.clone(),
+        ] {
+            let e = gap(wrong, 1, own).unwrap_err();
+            assert!(e.to_string().contains("resume the release"), "{e}");
+        }
     }
 }

@@ -1,19 +1,23 @@
-//! One clock sleep per distinct deadline, shared by every run that waits for it.
+//! One clock sleep per deadline, shared by every run that waits for it.
 //!
-//! Releases started together sleep together: a fleet-wide rollout of 10,000 applications
-//! pauses 10,000 canaries for the same minute, renews 10,000 leases at the same instant and
-//! polls 10,000 targets on the same beat. Each run asking the clock for its own sleep put
-//! 10,000 entries into Tokio's timer wheel, each inside its run's own future somewhere in
-//! the heap; every expiry then walked them one cache miss at a time, and that walk was the
-//! largest part of the engine's extra cost per release at 10,000 releases (issue #10,
+//! Releases started together sleep together: 10,000 canaries started by one call on a
+//! virtual clock pause for the same minute, renew their leases at the same instant and poll
+//! their targets on the same beat. Each run asking the clock for its own sleep put 10,000
+//! entries into Tokio's timer wheel, each inside its run's own future somewhere in the
+//! heap, and every expiry walked them one cache miss at a time: the largest part of the
+//! engine's extra cost per release at 10,000 releases in the profile (issue #10,
 //! BENCHMARKS.md). Here the first run to wait for a deadline makes the clock sleep and the
-//! others wait on the same sleep ([`futures_util::future::Shared`]); the clock then holds
-//! one timer per distinct deadline, and expiry wakes the waiters from one contiguous list.
+//! others wait on the same sleep ([`futures_util::future::Shared`]); expiry wakes them from
+//! one contiguous list.
 //!
-//! Deadlines group when they are equal to the nanosecond, which is what happens on a
-//! virtual clock and for runs that started together; otherwise every run has its own sleep,
-//! as before. A run still wakes at its own deadline: the shared sleep ends at
-//! `deadline - now` of the clock when it is first polled, whoever polls it.
+//! Deadlines are rounded up to the next whole millisecond of the clock's time, the
+//! resolution of Tokio's timers, so a run wakes at most a millisecond later than it asked
+//! (never earlier). What groups in practice: runs on a virtual clock, and on a real clock
+//! runs whose deadlines fall in the same millisecond — few, unless releases are started in
+//! a burst. Where nothing groups, a sleep costs about what it did (a map insert instead of a
+//! timer-wheel insert, both behind a lock). An engine runs on one Tokio runtime: a sleep
+//! made on one runtime is shared only with runs of the same engine, and an engine whose
+//! runtime shut down cannot be driven from another.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -46,6 +50,7 @@ impl Timers {
         let Some(deadline) = chrono::Duration::from_std(duration)
             .ok()
             .and_then(|d| now.checked_add_signed(d))
+            .and_then(whole_millisecond)
         else {
             // Beyond the calendar: a sleep of its own, never grouped.
             let clock = Arc::clone(clock);
@@ -75,8 +80,18 @@ impl Timers {
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// `at`, rounded up to the next whole millisecond.
+fn whole_millisecond(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let below = i64::from(at.timestamp_subsec_nanos() % 1_000_000);
+    if below == 0 {
+        Some(at)
+    } else {
+        at.checked_add_signed(chrono::Duration::nanoseconds(1_000_000 - below))
     }
 }
 
@@ -125,6 +140,30 @@ mod tests {
             timers.len(),
             2,
             "the 60 s deadline is now, kept; 30 s forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn deadlines_in_the_same_millisecond_share_a_sleep_that_ends_on_its_boundary() {
+        let manual = Arc::new(ManualClock::new(at("2026-12-01T09:00:00.000100Z")));
+        let clock: Arc<dyn Clock> = manual.clone();
+        let timers = Timers::default();
+        let a = timers.after(&clock, clock.now(), Duration::from_micros(200));
+        let b = timers.after(&clock, clock.now(), Duration::from_micros(500));
+        assert_eq!(timers.len(), 1, "both end within 09:00:00.001");
+        tokio::pin!(a, b);
+        manual.advance(Duration::from_micros(500));
+        assert!(
+            a.as_mut().now_or_never().is_none(),
+            "never before the boundary"
+        );
+        manual.advance(Duration::from_micros(400));
+        assert!(a.as_mut().now_or_never().is_some());
+        assert!(b.as_mut().now_or_never().is_some());
+        assert_eq!(
+            whole_millisecond(at("2026-12-01T09:00:00Z")),
+            Some(at("2026-12-01T09:00:00Z")),
+            "whole milliseconds stay"
         );
     }
 

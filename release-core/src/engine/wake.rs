@@ -2,22 +2,26 @@
 //!
 //! A run sleeps through pauses, analysis intervals and watch windows. What an operator does
 //! in the meantime (promote, abort, report a critical issue) is journaled by
-//! [`Engine`](super::Engine) methods, and the run must see it. Before, the run found out by
-//! polling: it woke every `poll_interval` (5 s) of every pause, whether or not anything was
-//! there to see, which at 10,000 paused releases was most of the engine's work (issue #10).
-//! Now an action taken through the same engine wakes the run at once — as Argo Rollouts
-//! reacts to `promote` or `abort` on the watch event rather than at the next resync — and a
-//! pause otherwise sleeps to its end, waking only for what it has to do: background
-//! measurements, rollback triggers (when the release has any) and lease renewal.
+//! [`Engine`](super::Engine) methods, and the run must see it. Before, a pause found out by
+//! polling: it woke every `poll_interval` (5 s), whether or not anything was there to see,
+//! which at 10,000 paused releases was most of the engine's work (issue #10). Now an action
+//! taken through the same engine ends the run's current sleep slice at once — as Argo
+//! Rollouts reacts to `promote` or `abort` on the watch event rather than at the next
+//! resync — and a pause otherwise sleeps to its end, waking only for what it has to do:
+//! background measurements, rollback triggers (when the release has any) and lease renewal.
 //!
-//! Actions taken by another process (a `releasectl abort` against the same ledger) cannot
-//! be signalled; the run still sees them at its next lease-renewal slice, `lease_ttl / 3`
-//! at the latest, as before.
+//! Actions taken by another process (a `releasectl abort` or `promote` against the same
+//! ledger) cannot be signalled; the run sees them when it next reads the journal, at its
+//! next lease-renewal slice (`lease_ttl / 3`, 20 s by default). In a pause of a release with
+//! rollback triggers that is within `poll_interval`, as before; without triggers it is
+//! slower than the 5 s it was.
 //!
 //! Correctness of the hand-off: [`Wake::bump`] is called after the action is appended, and
 //! a run records the counter it has seen ([`Seen::mark`]) *before* it reads the ledger. So
 //! an action either was appended before that read (and the read folds it), or it bumps the
 //! counter after the mark, and the next sleep returns at once (or is woken while it waits).
+//! The sleeper decides from the fold, not from the signal, whether to end its sleep
+//! (`Run::nap`): a signal only makes it look.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,8 +54,8 @@ impl Wake {
     pub(crate) async fn acted_since(&self, seen: &Seen) {
         let notified = self.notify.notified();
         tokio::pin!(notified);
-        // Registered before the check, so that a bump between the check and the await is
-        // not lost.
+        // `notify_waiters` reaches a `Notified` from its creation on; enabling it as well
+        // keeps that true should this ever move to `notify_one`.
         notified.as_mut().enable();
         if self.current() != seen.0.load(Ordering::SeqCst) {
             return;

@@ -106,15 +106,14 @@ impl FromStr for HumanDuration {
 }
 
 impl fmt::Display for HumanDuration {
+    /// Exact: parsing the text gives the same duration back (the journal stores durations
+    /// as this text, and a resumed run must plan what the started one planned).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total_ms = self.0.as_millis();
-        if total_ms == 0 && self.0.as_nanos() != 0 {
-            return write!(f, "{}ns", self.0.as_nanos());
-        }
-        if total_ms == 0 {
+        let nanos = self.0.as_nanos();
+        if nanos == 0 {
             return f.write_str("0s");
         }
-        let mut ms = total_ms;
+        let mut ms = nanos / 1_000_000;
         let units: [(u128, &str); 5] = [
             (86_400_000, "d"),
             (3_600_000, "h"),
@@ -127,6 +126,10 @@ impl fmt::Display for HumanDuration {
                 write!(f, "{}{}", ms / size, unit)?;
                 ms %= size;
             }
+        }
+        let below_a_millisecond = nanos % 1_000_000;
+        if below_a_millisecond != 0 {
+            write!(f, "{below_a_millisecond}ns")?;
         }
         Ok(())
     }
@@ -304,6 +307,21 @@ mod tests {
         assert_eq!(
             "800ms".parse::<HumanDuration>().unwrap().0,
             Duration::from_millis(800)
+        );
+        // Below a millisecond too: the text is exact (it was rounded down to whole
+        // milliseconds, so a journaled release could plan differently when resumed).
+        for d in [
+            Duration::from_micros(1_500),
+            Duration::from_nanos(1),
+            Duration::new(90, 250_000_001),
+            Duration::from_nanos(999_999),
+        ] {
+            let text = HumanDuration(d).to_string();
+            assert_eq!(text.parse::<HumanDuration>().unwrap().0, d, "{text}");
+        }
+        assert_eq!(
+            HumanDuration(Duration::from_micros(1_500)).to_string(),
+            "1ms500000ns"
         );
     }
 
