@@ -95,6 +95,15 @@ fn versions(target: &InMemoryTarget, env: &str) -> Vec<String> {
         .collect()
 }
 
+/// Starts `release` on the shop platform as its own task (so the test can act meanwhile).
+fn start_in_background(
+    engine: &Engine,
+    release: &Release,
+) -> tokio::task::JoinHandle<release_core::Result<RunOutcome>> {
+    let (engine, release) = (engine.clone(), release.clone());
+    tokio::spawn(async move { engine.start(&platform(), &release, "ana@x").await })
+}
+
 async fn baseline(ledger: &Arc<dyn Ledger>, target: &Arc<InMemoryTarget>) {
     let done = engine(ledger.clone(), target.clone())
         .start(&platform(), &release("1.0.0"), "ana@x")
@@ -110,12 +119,7 @@ async fn abort_during_a_pause_rolls_the_stage_back() {
     baseline(&ledger, &target).await;
     let e = engine(ledger.clone(), target.clone());
     let r = release("2.0.0");
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     // Virtual time: two minutes into api's ten-minute pause in dev.
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(
@@ -156,12 +160,7 @@ async fn pause_stops_at_the_next_step_and_resume_continues() {
     let target = Arc::new(InMemoryTarget::new());
     let e = engine(ledger.clone(), target.clone());
     let r = release("1.0.0");
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(60)).await;
     e.pause(r.id(), "tom@x", None).await.unwrap();
     let outcome = running.await.unwrap().unwrap();
@@ -183,12 +182,7 @@ async fn promote_full_skips_the_remaining_pauses() {
     let e = engine(ledger.clone(), target.clone());
     let r = release("1.0.0");
     let started = tokio::time::Instant::now();
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(30)).await;
     e.promote_full(r.id(), "tom@x", None).await.unwrap();
     let outcome = running.await.unwrap().unwrap();
@@ -476,12 +470,7 @@ async fn an_abort_through_the_engine_interrupts_a_pause_at_once() {
     baseline(&ledger, &target).await;
     let e = engine(ledger.clone(), target.clone());
     let r = release_without_triggers("2.0.0");
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     // Off every 5 s and 20 s grid: two minutes and 7 s into api's pause.
     tokio::time::sleep(Duration::from_secs(127)).await;
     e.abort(r.id(), "tom@x", None).await.unwrap();
@@ -508,12 +497,7 @@ async fn a_promote_through_the_engine_ends_a_timed_pause_at_once() {
     let target = Arc::new(InMemoryTarget::new());
     let e = engine(ledger.clone(), target.clone());
     let r = release_without_triggers("1.0.0");
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(127)).await;
     e.promote(r.id(), "tom@x", None).await.unwrap();
     tokio::task::yield_now().await;
@@ -704,12 +688,7 @@ async fn a_promote_from_another_engine_ends_the_pause_within_a_lease_slice() {
     let e = engine(ledger.clone(), target.clone());
     let elsewhere = engine(ledger.clone(), target.clone());
     let r = release_without_triggers("1.0.0");
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(127)).await;
     elsewhere.promote(r.id(), "tom@x", None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(25)).await;
@@ -736,12 +715,7 @@ async fn a_promote_on_a_slice_boundary_ends_the_pause_at_once() {
     let e = engine(ledger.clone(), target.clone());
     let r = release_without_triggers("1.0.0");
     let origin = tokio::time::Instant::now();
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (paused_at, _) = first_pause_started(&ledger, r.id(), origin).await;
     // Six slices of 20 s into the pause: a slice ends now.
@@ -766,12 +740,7 @@ async fn evidence_journaled_during_a_pause_does_not_end_it() {
     let e = engine(ledger.clone(), target.clone());
     let r = release_without_triggers("1.0.0");
     let origin = tokio::time::Instant::now();
-    let running = tokio::spawn({
-        let e = e.clone();
-        let p = platform();
-        let r = r.clone();
-        async move { e.start(&p, &r, "ana@x").await }
-    });
+    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(127)).await;
     e.record_evidence(
         r.id(),
