@@ -493,11 +493,13 @@ async fn an_abort_through_the_engine_interrupts_a_pause_at_once() {
 // `promote`), although the pause no longer polls.
 #[tokio::test(start_paused = true)]
 async fn a_promote_through_the_engine_ends_a_timed_pause_at_once() {
-    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-    let target = Arc::new(InMemoryTarget::new());
-    let e = engine(ledger.clone(), target.clone());
-    let r = release_without_triggers("1.0.0");
-    let running = start_in_background(&e, &r);
+    let InPause {
+        ledger,
+        e,
+        r,
+        running,
+        ..
+    } = in_pause();
     tokio::time::sleep(Duration::from_secs(127)).await;
     e.promote(r.id(), "tom@x", None).await.unwrap();
     tokio::task::yield_now().await;
@@ -651,6 +653,34 @@ async fn an_action_appended_between_two_of_the_runs_appends_is_folded_in_order()
     );
 }
 
+/// A release without triggers on a fresh ledger, started in the background (its first
+/// pause, api's ten minutes in dev, begins at once); `origin` is when its clock started.
+struct InPause {
+    ledger: Arc<dyn Ledger>,
+    target: Arc<InMemoryTarget>,
+    e: Engine,
+    r: Release,
+    origin: tokio::time::Instant,
+    running: tokio::task::JoinHandle<release_core::Result<RunOutcome>>,
+}
+
+fn in_pause() -> InPause {
+    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
+    let target = Arc::new(InMemoryTarget::new());
+    let e = engine(ledger.clone(), target.clone());
+    let r = release_without_triggers("1.0.0");
+    let origin = tokio::time::Instant::now();
+    let running = start_in_background(&e, &r);
+    InPause {
+        ledger,
+        target,
+        e,
+        r,
+        origin,
+        running,
+    }
+}
+
 /// When (virtual `Instant`) the run journaled the start of its first pause, given the
 /// instant its clock started.
 async fn first_pause_started(
@@ -683,12 +713,14 @@ async fn first_pause_started(
 // slice, and ends the pause — it does not wait for the pause's end.
 #[tokio::test(start_paused = true)]
 async fn a_promote_from_another_engine_ends_the_pause_within_a_lease_slice() {
-    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-    let target = Arc::new(InMemoryTarget::new());
-    let e = engine(ledger.clone(), target.clone());
+    let InPause {
+        ledger,
+        target,
+        r,
+        running,
+        ..
+    } = in_pause();
     let elsewhere = engine(ledger.clone(), target.clone());
-    let r = release_without_triggers("1.0.0");
-    let running = start_in_background(&e, &r);
     tokio::time::sleep(Duration::from_secs(127)).await;
     elsewhere.promote(r.id(), "tom@x", None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(25)).await;
@@ -710,12 +742,14 @@ async fn a_promote_from_another_engine_ends_the_pause_within_a_lease_slice() {
 // the pause at once: the run decides from the journal, not from which wake-up came first.
 #[tokio::test(start_paused = true)]
 async fn a_promote_on_a_slice_boundary_ends_the_pause_at_once() {
-    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-    let target = Arc::new(InMemoryTarget::new());
-    let e = engine(ledger.clone(), target.clone());
-    let r = release_without_triggers("1.0.0");
-    let origin = tokio::time::Instant::now();
-    let running = start_in_background(&e, &r);
+    let InPause {
+        ledger,
+        e,
+        r,
+        origin,
+        running,
+        ..
+    } = in_pause();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (paused_at, _) = first_pause_started(&ledger, r.id(), origin).await;
     // Six slices of 20 s into the pause: a slice ends now.
@@ -735,12 +769,14 @@ async fn a_promote_on_a_slice_boundary_ends_the_pause_at_once() {
 // wakes the run to look, but the pause sleeps on to its end.
 #[tokio::test(start_paused = true)]
 async fn evidence_journaled_during_a_pause_does_not_end_it() {
-    let ledger: Arc<dyn Ledger> = Arc::new(InMemoryLedger::new());
-    let target = Arc::new(InMemoryTarget::new());
-    let e = engine(ledger.clone(), target.clone());
-    let r = release_without_triggers("1.0.0");
-    let origin = tokio::time::Instant::now();
-    let running = start_in_background(&e, &r);
+    let InPause {
+        ledger,
+        e,
+        r,
+        origin,
+        running,
+        ..
+    } = in_pause();
     tokio::time::sleep(Duration::from_secs(127)).await;
     e.record_evidence(
         r.id(),
