@@ -115,9 +115,13 @@ async fn run(
     operator: &str,
 ) -> Result<RunOutcome> {
     let (Some(platform), Some(spec)) = (state.platform.clone(), state.spec.clone()) else {
-        return Err(Error::Invalid(
-            "the journal does not start with `release_started`; it cannot be run".to_owned(),
-        ));
+        return Err(Error::Invalid(format!(
+            "the journal of {} does not start with `release_started`; it cannot be run",
+            state
+                .release
+                .as_ref()
+                .map_or_else(|| "this release".to_owned(), ToString::to_string)
+        )));
     };
     let registration = inner.running.register(spec.id());
     let run = Run {
@@ -328,7 +332,7 @@ struct Run {
 enum Slept {
     /// The whole duration passed.
     Elapsed,
-    /// An operator acted through this engine; asked to return then (`until_action`).
+    /// What the caller waits for (`until`) holds: an operator promoted the release.
     Acted,
     /// An abort was requested (interruptible sleeps only).
     Aborted,
