@@ -400,18 +400,7 @@ def work():
             log("ERROR ZeroDivisionError: division by zero in cart %d" % i)
         time.sleep(0.05)
 
-class Server(ThreadingHTTPServer):
-    # A client that hangs up before reading the whole answer (a health check that stops at
-    # the status line) makes http.server print a ConnectionResetError traceback: noise of
-    # the probing, not an exception of the service, and a false "new exception" whenever it
-    # lands in the canary's log only.
-    def handle_error(self, request, client_address):
-        import sys
-        if isinstance(sys.exc_info()[1], ConnectionResetError):
-            return
-        super().handle_error(request, client_address)
-
-server = Server(("127.0.0.1", int(os.environ["PORT"])), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 threading.Thread(target=work, daemon=True).start()
 log("listening version %s" % os.environ.get("RELEASE_VERSION"))
 server.serve_forever()

@@ -200,11 +200,29 @@ async fn port_ready(port: u16, readiness: &Readiness) -> bool {
                 }
                 Ok::<_, std::io::Error>(head[..read].to_vec())
             };
-            match tokio::time::timeout(Duration::from_secs(1), exchange).await {
+            let ready = match tokio::time::timeout(Duration::from_secs(1), exchange).await {
                 // `HTTP/1.x 2xx`
                 Ok(Ok(head)) => head.starts_with(b"HTTP/1.") && head.get(9) == Some(&b'2'),
                 _ => false,
-            }
+            };
+            // Read the rest of the answer (up to 64 KiB, briefly) before hanging up: closing
+            // a socket with unread data sends a reset, which servers log as an error
+            // (Python's http.server prints a ConnectionResetError traceback): noise in the
+            // service's logs, and a false "new exception" for a log-based canary analysis
+            // (release-adapters/tests/logs.rs caught it). A server that keeps the connection
+            // open despite `Connection: close` only costs the short wait.
+            let drain = async {
+                let mut rest = [0u8; 4096];
+                let mut drained = 0usize;
+                while drained < 64 * 1024 {
+                    match stream.read(&mut rest).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => drained += n,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
+            ready
         }
     }
 }
