@@ -159,14 +159,17 @@ fn gap(fresh: Vec<Record>, seen: u64, record: &Record) -> Result<Vec<Record>> {
     if contiguous && u64::try_from(between.len()).is_ok_and(|n| n == expected) {
         Ok(between)
     } else {
-        Err(Error::Invalid(format!(
-            "the ledger numbered this run's record of {} as {} after {seen}, but returned {} \
-             record(s) in between instead of {expected} in order; check the ledger's \
-             consistency (a replica that lags?) and resume the release",
-            record.release,
-            record.seq,
-            between.len()
-        )))
+        Err(Error::InvalidReply {
+            plugin: "ledger".to_owned(),
+            message: format!(
+                "it numbered this run's record of {} as {} after {seen}, but returned {} \
+                 record(s) in between instead of {expected} in order; check the ledger's \
+                 consistency (a replica that lags?) and resume the release",
+                record.release,
+                record.seq,
+                between.len()
+            ),
+        })
     }
 }
 
@@ -2003,6 +2006,10 @@ mod tests {
             all.clone(),
         ] {
             let e = gap(wrong, 1, own).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidReply { plugin, .. } if plugin == "ledger"),
+                "{e}"
+            );
             assert!(e.to_string().contains("resume the release"), "{e}");
         }
     }
