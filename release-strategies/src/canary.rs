@@ -245,7 +245,6 @@ impl Strategy for Canary {
         }
         let budget = Budget::resolve("canary", spec, params.max_surge, params.max_unavailable);
         let n = spec.replicas;
-        let mut steps = Vec::new();
         let old = running(spec, STABLE).filter(|old| !runs_new(spec, old));
         let fast = spec.within_rollback_window();
         let (canary_steps, background) = if fast {
@@ -253,6 +252,10 @@ impl Strategy for Canary {
         } else {
             (&params.steps[..], params.background_analysis.as_ref())
         };
+        // Room for the whole program behind a router (at most two steps per canary step,
+        // seven around them, one removal per previous slot): growing the vector from empty
+        // reallocated it three times, twice past glibc's large-bin size (issue #10).
+        let mut steps = Vec::with_capacity(2 * canary_steps.len() + 7 + spec.previous.len());
         match old {
             None => {
                 // First deploy, or the same build already in `stable` (fast track).

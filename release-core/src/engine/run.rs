@@ -64,12 +64,12 @@ pub(crate) async fn start(
     // record back (decoding the platform and release it carries) and planning again, as
     // `resume` must, would only repeat this work (issue #10). Scoped: the record carries a
     // copy of the platform and the release, which must not stay alive in this future for
-    // the whole run (the fold keeps its own).
+    // the whole run (the fold takes them over).
     let state = {
         let record = inner.ledger.append(draft, None).await?;
         publish(&inner, &record);
         notify(&inner, &record).await;
-        ReleaseState::fold(std::slice::from_ref(&record))
+        ReleaseState::started(record)
     };
     run(inner, state, plan, operator).await
 }
@@ -174,11 +174,63 @@ fn gap(fresh: Vec<Record>, seen: u64, record: &Record) -> Result<Vec<Record>> {
 }
 
 fn plan_digest(plan: &Plan) -> Result<Sha256Digest> {
-    let json = serde_json::to_vec(plan).map_err(|e| Error::Codec {
+    // Hashed as it is written: the same bytes as `Sha256Digest::of(&serde_json::to_vec(plan))`
+    // without a buffer that grows past glibc's large-bin size on every start (issue #10).
+    let mut out = HashingWriter::default();
+    serde_json::to_writer(&mut out, plan).map_err(|e| Error::Codec {
         what: "the plan".to_owned(),
         message: e.to_string(),
     })?;
-    Ok(Sha256Digest::of(&json))
+    Ok(out.finish())
+}
+
+/// An [`std::io::Write`] that hashes what it is given, through a small buffer (the JSON
+/// writer hands over a few bytes at a time).
+struct HashingWriter {
+    hasher: crate::digest::Sha256,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Default for HashingWriter {
+    fn default() -> Self {
+        Self {
+            hasher: <crate::digest::Sha256 as sha2::Digest>::new(),
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl HashingWriter {
+    fn flush_buf(&mut self) {
+        sha2::Digest::update(&mut self.hasher, &self.buf[..self.len]);
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> Sha256Digest {
+        self.flush_buf();
+        Sha256Digest::from_hasher(self.hasher)
+    }
+}
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.len + bytes.len() > self.buf.len() {
+            self.flush_buf();
+        }
+        if bytes.len() >= self.buf.len() {
+            sha2::Digest::update(&mut self.hasher, bytes);
+        } else {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Every strategy, gate and target the plan needs must be registered; reports them all.
@@ -1974,6 +2026,20 @@ impl Run {
 mod tests {
     use super::*;
     use crate::ledger::{InMemoryLedger, Ledger, OperatorAction};
+
+    #[test]
+    fn the_hashing_writer_hashes_what_a_buffer_would_hold() {
+        use std::io::Write as _;
+        let text: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        // Pieces of every size around the buffer's: tiny, exact, larger than it.
+        for cut in [1, 7, 255, 256, 257, 1000, 2000] {
+            let mut w = HashingWriter::default();
+            for piece in text.chunks(cut) {
+                w.write_all(piece).unwrap();
+            }
+            assert_eq!(w.finish(), Sha256Digest::of(&text), "pieces of {cut}");
+        }
+    }
 
     #[tokio::test]
     async fn what_others_appended_must_be_exactly_the_records_in_between() {

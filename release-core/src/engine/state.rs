@@ -117,6 +117,31 @@ impl ReleaseState {
         s
     }
 
+    /// Folds the first record of a journal, `release_started`, keeping the platform and the
+    /// release it carries instead of copying them as [`ReleaseState::apply`] must (a deep
+    /// copy of both, dozens of allocations, on every start; issue #10). Any other record is
+    /// folded as [`ReleaseState::apply`] folds it.
+    pub fn started(record: Record) -> Self {
+        let mut s = Self::default();
+        match record.event {
+            Event::ReleaseStarted {
+                platform,
+                release,
+                plan_digest,
+            } => {
+                // The same fields as `apply`'s arm for this event.
+                s.last_seq = record.seq;
+                s.release = Some(record.release);
+                s.platform = Some(Arc::from(platform));
+                s.spec = Some(Arc::from(release));
+                s.plan_digest = Some(plan_digest);
+                s.started_by = Some(record.actor);
+            }
+            event => s.apply(&Record { event, ..record }),
+        }
+        s
+    }
+
     /// Stage state (default when never touched).
     pub fn stage(&self, environment: &EnvironmentName) -> StageState {
         self.stages.get(environment).cloned().unwrap_or_default()
@@ -362,5 +387,78 @@ impl ReleaseState {
         }
         approvers.sort();
         (approvers, rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ReleaseId;
+    use crate::ledger::{EventDraft, InMemoryLedger, Ledger};
+    use crate::manifest::{Document, Format, parse_str};
+
+    fn documents() -> (Platform, Release) {
+        let text = r#"
+apiVersion: release/v1
+kind: Platform
+metadata: { name: shop }
+components:
+  - { id: api, owner: { primary: a@x, backup: b@x } }
+environments:
+  - { name: prod, tier: production }
+lifecycle:
+  phases:
+    - { name: release, environments: [prod] }
+---
+apiVersion: release/v1
+kind: Release
+metadata: { id: api-1.0.0 }
+version: 1.0.0
+platform: shop
+type: full
+release_manager: { primary: a@x, backup: c@x }
+change_requests:
+  - { id: CR-1, kind: normal, state: approved, configuration_items: [api] }
+changes:
+  - { id: CHG-1, request: CR-1, components: [api] }
+components:
+  api: { version: 1.0.0 }
+"#;
+        let mut docs = parse_str(text, "docs.yaml", Format::Yaml)
+            .unwrap()
+            .into_iter();
+        let (Some(Document::Platform(p)), Some(Document::Release(r))) = (docs.next(), docs.next())
+        else {
+            panic!("a platform and a release")
+        };
+        (p.value, r.value)
+    }
+
+    #[tokio::test]
+    async fn starting_from_the_owned_record_folds_as_apply_does() {
+        let (platform, release) = documents();
+        let draft = EventDraft::new(
+            ReleaseId::from("api-1.0.0"),
+            chrono::DateTime::UNIX_EPOCH,
+            "ops",
+            vec!["CHG-1".into()],
+            Event::ReleaseStarted {
+                platform: Box::new(platform.clone()),
+                release: Box::new(release.clone()),
+                plan_digest: Sha256Digest::of(b"plan"),
+            },
+        );
+        let ledger = InMemoryLedger::new();
+        let record = ledger.append(draft, None).await.unwrap();
+        let folded = ReleaseState::fold(std::slice::from_ref(&record));
+        let started = ReleaseState::started(record);
+        assert_eq!(
+            serde_json::to_string(&folded).unwrap(),
+            serde_json::to_string(&started).unwrap()
+        );
+        assert_eq!(started.last_seq, 1);
+        assert_eq!(started.started_by.as_deref(), Some("ops"));
+        assert_eq!(started.platform.as_deref(), Some(&platform));
+        assert_eq!(started.spec.as_deref(), Some(&release));
     }
 }

@@ -2,16 +2,20 @@
 //!
 //! Memory (one engine holding 10,000 releases' journals, `engine-scale`): a record is kept
 //! as the bytes its hash is computed over (its JSON without the hash, which sealing produces
-//! anyway) plus the hash — one allocation per record instead of a tree of strings, vectors
-//! and, in `release_started`, a whole platform and release — and decoded when read. Records
-//! are sealed into one buffer the ledger reuses and copied out at their exact size, so an
-//! append does not grow and shrink a fresh vector (allocator work that gets slower as the
-//! heap fragments, issue #10). The
-//! engine reads a journal once per run (and only the records others appended after that), so
-//! decoding is rare. A journal grows by a quarter of its length at a time instead of
+//! anyway) behind its number and hash, instead of a tree of strings, vectors and, in
+//! `release_started`, a whole platform and release; it is decoded when read. Records are
+//! sealed into one buffer the ledger reuses and copied into an arena: blocks of 1 MiB,
+//! appended to and never moved, mapped outside the heap. An append therefore allocates
+//! nothing in the common case. Before, each record was its own heap allocation of a size
+//! no other allocation shared: on a heap that earlier releases had fragmented, each one was
+//! a search through glibc's bins, and thousands of long-lived records were left scattered
+//! between the holes of the engine's short-lived data (issue #10, BENCHMARKS.md). A journal
+//! is a vector of two-word handles, so a journal of a few dozen records stays below glibc's
+//! large-bin size (see [`Kept`]); it grows by a quarter of its length at a time instead of
 //! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
-//! later append, such as an RCA closure, grows it again); growth stays geometric, so
-//! appends stay amortised O(1).
+//! later append, such as an RCA closure, grows it again); growth stays geometric, so appends
+//! stay amortised O(1). The engine reads a journal once per run (and only the records others
+//! appended after that), so decoding is rare.
 //!
 //! Journals and locks are hash maps: with 10,000 releases a B-tree lookup compared ~30
 //! keys, each a string elsewhere on the heap, on every append (a cache miss apiece once the
@@ -32,31 +36,134 @@ use crate::id::ReleaseId;
 use super::chain::{seal_into, unseal_json};
 use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
 
-/// One record as kept.
+/// One record as kept: two words, so that the journal vector stays below glibc's large-bin
+/// size (1,024 bytes) for a few dozen records. Growing a vector past it asks for a large-bin
+/// chunk, and every such request first consolidates the allocator's fast bins, which on a
+/// heap many releases have been through costs a cache miss per chunk merged; the journal's
+/// growth caused half of those consolidations in `engine-scale` (issue #10).
 enum Kept {
-    /// Sealed here: the hashed bytes and the hash.
-    Sealed {
-        json: Box<[u8]>,
-        seq: u64,
-        hash: Sha256Digest,
-    },
+    /// Sealed here: where its bytes are in the ledger's [`Arena`] — the record's number (8
+    /// bytes, little-endian), its hash (32 bytes), then the hashed JSON.
+    Sealed(Span),
     /// Put in whole by [`InMemoryLedger::overwrite`] (tamper tests): kept as given.
     Given(Box<Record>),
 }
 
+/// Bytes in front of a sealed record's JSON: its number and its hash.
+const SEALED_HEADER: usize = 8 + 32;
+
 impl Kept {
-    fn seq_and_hash(&self) -> (u64, Sha256Digest) {
+    /// Keeps a record sealed here: its number, hash and hashed bytes go in the arena.
+    fn sealed(arena: &mut Arena, seq: u64, hash: Sha256Digest, json: &[u8]) -> Result<Self> {
+        arena
+            .put([&seq.to_le_bytes(), hash.as_bytes(), json])
+            .map(Self::Sealed)
+    }
+
+    /// A sealed record's number, hash and hashed bytes.
+    fn parts(bytes: &[u8]) -> Result<(u64, Sha256Digest, &[u8])> {
+        let broken = || Error::Codec {
+            what: "a record kept by the in-memory ledger".to_owned(),
+            message: format!(
+                "{} bytes, fewer than its {SEALED_HEADER}-byte header",
+                bytes.len()
+            ),
+        };
+        let (seq, rest) = bytes.split_first_chunk::<8>().ok_or_else(broken)?;
+        let (hash, json) = rest.split_first_chunk::<32>().ok_or_else(broken)?;
+        Ok((
+            u64::from_le_bytes(*seq),
+            Sha256Digest::from_bytes(*hash),
+            json,
+        ))
+    }
+
+    fn seq_and_hash(&self, arena: &Arena) -> Result<(u64, Sha256Digest)> {
         match self {
-            Self::Sealed { seq, hash, .. } => (*seq, *hash),
-            Self::Given(r) => (r.seq, r.hash),
+            Self::Sealed(span) => Self::parts(arena.get(*span)?).map(|(seq, hash, _)| (seq, hash)),
+            Self::Given(r) => Ok((r.seq, r.hash)),
         }
     }
 
-    fn record(&self) -> Result<Record> {
+    fn record(&self, arena: &Arena) -> Result<Record> {
         match self {
-            Self::Sealed { json, hash, .. } => unseal_json(json, *hash),
+            Self::Sealed(span) => {
+                let (_, hash, json) = Self::parts(arena.get(*span)?)?;
+                unseal_json(json, hash)
+            }
             Self::Given(r) => Ok((**r).clone()),
         }
+    }
+}
+
+/// The size of an arena block: above glibc's initial mmap threshold (128 KiB), so blocks
+/// are mapped on their own, outside the heap the engine's short-lived data churns through.
+const BLOCK: usize = 1 << 20;
+
+/// Where a sealed record's bytes are in the [`Arena`].
+#[derive(Clone, Copy)]
+struct Span {
+    block: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The bytes of every sealed record, appended to large blocks that are never moved or
+/// freed while the ledger lives (a ledger never forgets a record). A record bigger than a
+/// block gets a block of its own.
+#[derive(Default)]
+struct Arena {
+    blocks: Vec<Vec<u8>>,
+    /// The block being filled, if any.
+    current: Option<usize>,
+}
+
+impl Arena {
+    fn put<const N: usize>(&mut self, parts: [&[u8]; N]) -> Result<Span> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let fits = |b: &Vec<u8>| b.capacity() - b.len() >= len;
+        let index = match self.current {
+            Some(i) if self.blocks.get(i).is_some_and(fits) => i,
+            _ => {
+                self.blocks.push(Vec::with_capacity(len.max(BLOCK)));
+                let i = self.blocks.len() - 1;
+                if len <= BLOCK {
+                    self.current = Some(i);
+                }
+                i
+            }
+        };
+        let blocks = self.blocks.len();
+        let too_big = || {
+            Error::Invalid(format!(
+                "a record of {len} bytes, or the in-memory ledger's {blocks} blocks, exceed what it can address (4 GiB each); use the SQLite or PostgreSQL ledger"
+            ))
+        };
+        let block = &mut self.blocks[index];
+        let span = Span {
+            block: u32::try_from(index).map_err(|_| too_big())?,
+            start: u32::try_from(block.len()).map_err(|_| too_big())?,
+            len: u32::try_from(len).map_err(|_| too_big())?,
+        };
+        // Within capacity (checked above): no reallocation moves earlier records.
+        for part in parts {
+            block.extend_from_slice(part);
+        }
+        Ok(span)
+    }
+
+    fn get(&self, span: Span) -> Result<&[u8]> {
+        let start = span.start as usize;
+        self.blocks
+            .get(span.block as usize)
+            .and_then(|b| b.get(start..start + span.len as usize))
+            .ok_or_else(|| Error::Codec {
+                what: "a record kept by the in-memory ledger".to_owned(),
+                message: format!(
+                    "its bytes ({} at {} of block {}) are not in the ledger's arena",
+                    span.len, span.start, span.block
+                ),
+            })
     }
 }
 
@@ -71,6 +178,8 @@ struct State {
     locks: HashMap<String, (Option<Lease>, u64)>,
     /// The buffer records are sealed into, reused by every append.
     scratch: Vec<u8>,
+    /// The sealed records' bytes.
+    arena: Arena,
 }
 
 /// A ledger in memory.
@@ -130,28 +239,27 @@ impl Ledger for InMemoryLedger {
             check_fence(&state, fence)?;
         }
         let State {
-            journals, scratch, ..
+            journals,
+            scratch,
+            arena,
+            ..
         } = &mut *state;
         let journal = match journals.get_mut(&draft.release) {
             Some(journal) => journal,
             None => journals.entry(draft.release.clone()).or_default(),
         };
-        let (seq, prev) = journal.last().map_or((1, GENESIS), |k| {
-            let (seq, hash) = k.seq_and_hash();
-            (seq + 1, hash)
-        });
+        let (seq, prev) = match journal.last() {
+            Some(kept) => {
+                let (seq, hash) = kept.seq_and_hash(arena)?;
+                (seq + 1, hash)
+            }
+            None => (1, GENESIS),
+        };
         let record = seal_into(draft, seq, prev, scratch)?;
         if journal.len() == journal.capacity() {
             journal.reserve_exact((journal.len() / 4).max(8));
         }
-        journal.push(Kept::Sealed {
-            // One allocation of the exact size (growing a fresh vector reallocated it about
-            // four times and its final shrink split a chunk: allocator work that grows with
-            // the heap's fragmentation, issue #10).
-            json: Box::from(scratch.as_slice()),
-            seq,
-            hash: record.hash,
-        });
+        journal.push(Kept::sealed(arena, seq, record.hash, scratch)?);
         if scratch.capacity() > SCRATCH_KEPT {
             *scratch = Vec::new();
         }
@@ -169,7 +277,7 @@ impl Ledger for InMemoryLedger {
             // Records are numbered 1, 2, 3… in order, so `after` is also an index.
             .map(|j| {
                 let from = usize::try_from(after).unwrap_or(usize::MAX).min(j.len());
-                j[from..].iter().map(Kept::record).collect()
+                j[from..].iter().map(|k| k.record(&state.arena)).collect()
             })
             .transpose()?
             .unwrap_or_default())
@@ -258,5 +366,73 @@ impl Ledger for InMemoryLedger {
             entry.0 = None;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_of_sixty_records_stays_below_the_large_bin_size() {
+        // Two words per record (issue #10: see `Kept`).
+        assert_eq!(std::mem::size_of::<Kept>(), 16);
+        assert!(60 * std::mem::size_of::<Kept>() < 1024);
+    }
+
+    #[test]
+    fn sealed_records_share_blocks_and_keep_their_number_and_hash() {
+        let mut arena = Arena::default();
+        let hash = Sha256Digest::of(b"x");
+        let a = Kept::sealed(&mut arena, 7, hash, b"{}").unwrap();
+        let b = Kept::sealed(&mut arena, 8, hash, b"[1]").unwrap();
+        assert_eq!(a.seq_and_hash(&arena).unwrap(), (7, hash));
+        assert_eq!(b.seq_and_hash(&arena).unwrap(), (8, hash));
+        let (Kept::Sealed(sa), Kept::Sealed(sb)) = (&a, &b) else {
+            panic!("sealed")
+        };
+        assert_eq!((sa.block, sb.block), (0, 0));
+        assert_eq!(sb.start as usize, SEALED_HEADER + 2);
+        assert_eq!(Kept::parts(arena.get(*sb).unwrap()).unwrap().2, b"[1]");
+        // A header cut short, or a span outside the arena, is an error, not a panic.
+        assert!(Kept::parts(&arena.get(*sa).unwrap()[..SEALED_HEADER - 1]).is_err());
+        assert!(
+            arena
+                .get(Span {
+                    block: 0,
+                    start: u32::MAX,
+                    len: 1
+                })
+                .is_err()
+        );
+        assert!(
+            arena
+                .get(Span {
+                    block: 9,
+                    start: 0,
+                    len: 1
+                })
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_record_bigger_than_a_block_gets_its_own_and_filling_goes_on() {
+        let mut arena = Arena::default();
+        let small = arena.put([b"abc".as_slice()]).unwrap();
+        let big = vec![7u8; BLOCK + 1];
+        let huge = arena.put([big.as_slice()]).unwrap();
+        let after = arena.put([b"de".as_slice()]).unwrap();
+        assert_eq!((small.block, huge.block, after.block), (0, 1, 0));
+        assert_eq!(after.start, 3);
+        assert_eq!(arena.get(huge).unwrap().len(), BLOCK + 1);
+        assert_eq!(arena.get(after).unwrap(), b"de");
+        // A full block is left for a new one; earlier records stay where they are.
+        let fill = vec![1u8; BLOCK - 5];
+        let last = arena.put([fill.as_slice()]).unwrap();
+        assert_eq!(last.block, 0);
+        let next = arena.put([b"xyz".as_slice()]).unwrap();
+        assert_eq!(next.block, 2);
+        assert_eq!(arena.get(small).unwrap(), b"abc");
     }
 }

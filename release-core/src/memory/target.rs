@@ -267,12 +267,21 @@ impl InMemoryTarget {
 
 /// The endpoint of a slot: `mem://<env>/<component>/<slot>`.
 fn endpoint(spec: &SlotSpec) -> Endpoint {
-    Endpoint {
-        url: format!(
-            "mem://{}/{}/{}",
-            spec.environment, spec.component, spec.slot
-        ),
+    // Built at its exact size: `format!` guesses a capacity and grows the string, and each
+    // reallocation is allocator work that gets slower as the heap fragments (issue #10).
+    let parts = [
+        spec.environment.as_str(),
+        spec.component.as_str(),
+        spec.slot.as_str(),
+    ];
+    let mut url =
+        String::with_capacity("mem:/".len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    url.push_str("mem:/");
+    for part in parts {
+        url.push('/');
+        url.push_str(part);
     }
+    Endpoint { url }
 }
 
 #[async_trait]
@@ -317,6 +326,9 @@ impl DeploymentTarget for InMemoryTarget {
         let mut state = lock(&self.state);
         let mut out = Vec::new();
         if let Some(slots) = state.slots_mut(environment.as_str(), component.as_str()) {
+            // At its exact size (a status is ~250 bytes: growing from 4 of them asked for
+            // 1,024 bytes, a large-bin request, for two slots; issue #10).
+            out.reserve_exact(slots.len());
             for slot in slots.values_mut() {
                 out.push(self.status(slot));
                 slot.pending_observes = slot.pending_observes.saturating_sub(1);
@@ -375,6 +387,11 @@ mod tests {
             vec![Endpoint {
                 url: "mem://prod/web/stable".into()
             }]
+        );
+        // Built at its exact size (issue #10).
+        assert_eq!(
+            first.endpoints[0].url.capacity(),
+            first.endpoints[0].url.len()
         );
         assert_eq!(
             t.history(),
