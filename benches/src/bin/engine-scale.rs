@@ -208,9 +208,9 @@ async fn round(
     in_flight: usize,
     perf_ctl: Option<&str>,
 ) -> Result<Took, String> {
-    let releases: Vec<Release> = apps
+    let releases: Vec<Arc<Release>> = apps
         .iter()
-        .map(|(app, _)| release(*app, version))
+        .map(|(app, _)| release(*app, version).map(Arc::new))
         .collect::<Result<_, _>>()?;
     perf_control(perf_ctl, "enable");
     let started = Instant::now();
@@ -222,7 +222,9 @@ async fn round(
         if let Some(((_, platform), release)) = queue.next() {
             let engine = engine.clone();
             let platform = platform.clone();
-            tasks.spawn_local(async move { engine.start(&platform, &release, "ops@x").await });
+            // Shared documents, as a host that starts many releases of one platform keeps
+            // them (`Engine::start` would copy both into the journal's first record).
+            tasks.spawn_local(async move { engine.start_shared(platform, release, "ops@x").await });
         }
     };
     for _ in 0..in_flight.clamp(1, apps.len().max(1)) {

@@ -466,6 +466,19 @@ impl Engine {
         release: &Release,
         operator: &str,
     ) -> Result<RunOutcome> {
+        let (platform, release) = (Arc::new(platform.clone()), Arc::new(release.clone()));
+        run::start(self.inner.clone(), platform, release, operator).await
+    }
+
+    /// [`Engine::start`] with documents the host already shares: the journal's
+    /// `release_started` record and the run keep these, not copies. A host that starts many
+    /// releases of one platform keeps one platform in memory for all of them.
+    pub async fn start_shared(
+        &self,
+        platform: Arc<Platform>,
+        release: Arc<Release>,
+        operator: &str,
+    ) -> Result<RunOutcome> {
         run::start(self.inner.clone(), platform, release, operator).await
     }
 

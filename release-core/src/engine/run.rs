@@ -38,8 +38,8 @@ const ENGINE: &str = "engine";
 
 pub(crate) async fn start(
     inner: Arc<Inner>,
-    platform: &Platform,
-    release: &Release,
+    platform: Arc<Platform>,
+    release: Arc<Release>,
     operator: &str,
 ) -> Result<RunOutcome> {
     let id = release.id().clone();
@@ -50,26 +50,27 @@ pub(crate) async fn start(
             reason: "it was already started; resume it instead".to_owned(),
         });
     }
-    let plan = plan_release(platform, release, &PlanOptions::default())
+    let plan = plan_release(&platform, &release, &PlanOptions::default())
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    check_registered(&inner, platform, release, &plan)?;
-    let event = Event::ReleaseStarted {
-        platform: Box::new(platform.clone()),
-        release: Box::new(release.clone()),
-        plan_digest: plan_digest(&plan)?,
-    };
+    check_registered(&inner, &platform, &release, &plan)?;
+    let plan_digest = plan_digest(&plan)?;
     let changes = release.changes.iter().map(|c| c.id.clone()).collect();
+    let event = Event::ReleaseStarted {
+        platform,
+        release,
+        plan_digest,
+    };
     let draft = EventDraft::new(id.clone(), inner.clock.now(), operator, changes, event);
     // The run starts from the record it just appended and the plan it just made: reading the
     // record back (decoding the platform and release it carries) and planning again, as
-    // `resume` must, would only repeat this work (issue #10). Scoped: the record carries a
-    // copy of the platform and the release, which must not stay alive in this future for
-    // the whole run (the fold takes them over).
+    // `resume` must, would only repeat this work (issue #10). The record shares the platform
+    // and the release with the fold (no copies); scoped, so that the rest of it does not stay
+    // alive in this future for the whole run.
     let state = {
         let record = inner.ledger.append(draft, None).await?;
         publish(&inner, &record);
         notify(&inner, &record).await;
-        ReleaseState::started(record)
+        ReleaseState::fold(std::slice::from_ref(&record))
     };
     run(inner, state, plan, operator).await
 }

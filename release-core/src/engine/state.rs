@@ -117,31 +117,6 @@ impl ReleaseState {
         s
     }
 
-    /// Folds the first record of a journal, `release_started`, keeping the platform and the
-    /// release it carries instead of copying them as [`ReleaseState::apply`] must (a deep
-    /// copy of both, dozens of allocations, on every start; issue #10). Any other record is
-    /// folded as [`ReleaseState::apply`] folds it.
-    pub fn started(record: Record) -> Self {
-        let mut s = Self::default();
-        match record.event {
-            Event::ReleaseStarted {
-                platform,
-                release,
-                plan_digest,
-            } => {
-                // The same fields as `apply`'s arm for this event.
-                s.last_seq = record.seq;
-                s.release = Some(record.release);
-                s.platform = Some(Arc::from(platform));
-                s.spec = Some(Arc::from(release));
-                s.plan_digest = Some(plan_digest);
-                s.started_by = Some(record.actor);
-            }
-            event => s.apply(&Record { event, ..record }),
-        }
-        s
-    }
-
     /// Stage state (default when never touched).
     pub fn stage(&self, environment: &EnvironmentName) -> StageState {
         self.stages.get(environment).cloned().unwrap_or_default()
@@ -175,8 +150,9 @@ impl ReleaseState {
                 plan_digest,
             } => {
                 self.release = Some(record.release.clone());
-                self.platform = Some(Arc::new((**platform).clone()));
-                self.spec = Some(Arc::new((**release).clone()));
+                // Shared with the record, not copied (issue #10).
+                self.platform = Some(Arc::clone(platform));
+                self.spec = Some(Arc::clone(release));
                 self.plan_digest = Some(*plan_digest);
                 self.started_by = Some(record.actor.clone());
             }
@@ -435,30 +411,30 @@ components:
     }
 
     #[tokio::test]
-    async fn starting_from_the_owned_record_folds_as_apply_does() {
-        let (platform, release) = documents();
+    async fn folding_the_start_shares_the_platform_and_release() {
+        let (platform, release) = (Arc::new(documents().0), Arc::new(documents().1));
         let draft = EventDraft::new(
             ReleaseId::from("api-1.0.0"),
             chrono::DateTime::UNIX_EPOCH,
             "ops",
             vec!["CHG-1".into()],
             Event::ReleaseStarted {
-                platform: Box::new(platform.clone()),
-                release: Box::new(release.clone()),
+                platform: Arc::clone(&platform),
+                release: Arc::clone(&release),
                 plan_digest: Sha256Digest::of(b"plan"),
             },
         );
         let ledger = InMemoryLedger::new();
         let record = ledger.append(draft, None).await.unwrap();
         let folded = ReleaseState::fold(std::slice::from_ref(&record));
-        let started = ReleaseState::started(record);
-        assert_eq!(
-            serde_json::to_string(&folded).unwrap(),
-            serde_json::to_string(&started).unwrap()
-        );
-        assert_eq!(started.last_seq, 1);
-        assert_eq!(started.started_by.as_deref(), Some("ops"));
-        assert_eq!(started.platform.as_deref(), Some(&platform));
-        assert_eq!(started.spec.as_deref(), Some(&release));
+        assert!(Arc::ptr_eq(folded.platform.as_ref().unwrap(), &platform));
+        assert!(Arc::ptr_eq(folded.spec.as_ref().unwrap(), &release));
+        assert_eq!(folded.last_seq, 1);
+        assert_eq!(folded.started_by.as_deref(), Some("ops"));
+        // Read back from the ledger, the documents are equal (and new).
+        let read = ledger.events(&"api-1.0.0".into(), 0).await.unwrap();
+        let refolded = ReleaseState::fold(&read);
+        assert_eq!(refolded.platform.as_deref(), Some(&*platform));
+        assert_eq!(refolded.spec.as_deref(), Some(&*release));
     }
 }

@@ -2,6 +2,7 @@
 //! before the engine moves on.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -189,10 +190,11 @@ impl Outcome {
 pub enum Event {
     /// The release started; the manifest documents are kept so resume needs nothing else.
     ReleaseStarted {
-        /// The platform as it was.
-        platform: Box<Platform>,
-        /// The release as it was.
-        release: Box<Release>,
+        /// The platform as it was (shared with the run that started it: journaling the
+        /// start and folding it copy nothing).
+        platform: Arc<Platform>,
+        /// The release as it was (shared likewise).
+        release: Arc<Release>,
         /// Digest of the plan computed from them (the planner is deterministic).
         plan_digest: Sha256Digest,
     },
