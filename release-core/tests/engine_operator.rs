@@ -556,10 +556,12 @@ async fn a_pause_wakes_only_for_leases_unless_it_watches_triggers() {
 }
 
 /// A ledger on which an operator's abort lands right before the run journals the start of
-/// its first pause: between two appends of the run, with nothing to wake it.
+/// its first pause: between two appends of the run, with nothing to wake it (unless `done`
+/// starts true). It counts lease renewals.
 struct AbortBeforePause {
     inner: Arc<InMemoryLedger>,
     done: std::sync::atomic::AtomicBool,
+    renews: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait::async_trait]
@@ -616,11 +618,47 @@ impl Ledger for AbortBeforePause {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> release_core::Result<release_core::ledger::Lease> {
+        self.renews
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.renew(lease, ttl, now).await
     }
     async fn release(&self, lease: &release_core::ledger::Lease) -> release_core::Result<()> {
         self.inner.release(lease).await
     }
+}
+
+// covers M5.4: a run renews each lease it holds when less than half its time is left, and
+// keeps the renewed lease, so a ten-minute pause renews the environment lock about once per
+// half-lease (60 s leases: ~20 renewals per pause), not at every 20 s slice once past the
+// first half (issue #10 changed how renewed leases are kept).
+#[tokio::test(start_paused = true)]
+async fn a_run_renews_its_leases_once_per_half_lease() {
+    let memory = Arc::new(InMemoryLedger::new());
+    let tapped = Arc::new(AbortBeforePause {
+        inner: memory.clone(),
+        done: true.into(),
+        renews: Default::default(),
+    });
+    let e = Engine::builder()
+        .ledger(tapped.clone())
+        .clock(Arc::new(TokioClock::new(
+            DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+                .unwrap()
+                .to_utc(),
+        )))
+        .target("default", Arc::new(InMemoryTarget::new()))
+        .strategy(Arc::new(Pausing))
+        .options(EngineOptions::default().with_holder("engine-a"))
+        .build()
+        .unwrap();
+    let done = e
+        .start(&platform(), &release_without_triggers("1.0.0"), "ana@x")
+        .await
+        .unwrap();
+    assert_eq!(done.outcome(), Some(&Outcome::Succeeded));
+    // Four ten-minute pauses; a renewal every second 20 s slice is 15 per pause and lease.
+    let renews = tapped.renews.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((4 * 10..=4 * 20).contains(&renews), "{renews} renewals");
 }
 
 // covers M5.1, M5.2: a run appends without reading the journal first (issue #10); a record
@@ -631,6 +669,7 @@ async fn an_action_appended_between_two_of_the_runs_appends_is_folded_in_order()
     let ledger: Arc<dyn Ledger> = Arc::new(AbortBeforePause {
         inner: memory.clone(),
         done: Default::default(),
+        renews: Default::default(),
     });
     let target = Arc::new(InMemoryTarget::new());
     let r = release_without_triggers("1.0.0");
@@ -806,4 +845,43 @@ async fn evidence_journaled_during_a_pause_does_not_end_it() {
         .at;
     assert_eq!(ended - pause_at, chrono::Duration::minutes(10));
     running.abort();
+}
+
+// covers M5.1, M8.1: `start_shared` journals and runs exactly what `start` does; the run
+// keeps the host's documents instead of copies (issue #10).
+#[tokio::test(start_paused = true)]
+async fn start_shared_journals_what_start_journals_and_keeps_the_hosts_documents() {
+    let r = release_without_triggers("1.0.0");
+    let copied = Arc::new(InMemoryLedger::new());
+    let outcome = engine(copied.clone(), Arc::new(InMemoryTarget::new()))
+        .start(&platform(), &r, "ana@x")
+        .await
+        .unwrap();
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+
+    let shared = Arc::new(InMemoryLedger::new());
+    let (p, rel) = (Arc::new(platform()), Arc::new(r.clone()));
+    let e = engine(shared.clone(), Arc::new(InMemoryTarget::new()));
+    let run = tokio::spawn({
+        let (e, p, rel) = (e.clone(), p.clone(), rel.clone());
+        async move { e.start_shared(p, rel, "ana@x").await }
+    });
+    // While the run is paused it holds the host's platform and release (the journal's
+    // first record and the fold share them), not copies.
+    while shared.events(r.id(), 0).await.unwrap().len() < 8 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(Arc::strong_count(&p) > 1 && Arc::strong_count(&rel) > 1);
+    let outcome = run.await.unwrap().unwrap();
+    assert_eq!(outcome.outcome(), Some(&Outcome::Succeeded));
+    // Once it ends, nothing of the run holds them.
+    assert_eq!((Arc::strong_count(&p), Arc::strong_count(&rel)), (1, 1));
+
+    let hashes = |records: Vec<release_core::ledger::Record>| {
+        records.into_iter().map(|r| r.hash).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        hashes(shared.events(r.id(), 0).await.unwrap()),
+        hashes(copied.events(r.id(), 0).await.unwrap())
+    );
 }

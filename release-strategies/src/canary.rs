@@ -252,10 +252,7 @@ impl Strategy for Canary {
         } else {
             (&params.steps[..], params.background_analysis.as_ref())
         };
-        // Room for the whole program behind a router (at most two steps per canary step,
-        // seven around them, one removal per previous slot): growing the vector from empty
-        // reallocated it three times, twice past glibc's large-bin size (issue #10).
-        let mut steps = Vec::with_capacity(2 * canary_steps.len() + 7 + spec.previous.len());
+        let mut steps = Vec::new();
         match old {
             None => {
                 // First deploy, or the same build already in `stable` (fast track).
@@ -265,6 +262,10 @@ impl Strategy for Canary {
                 }
             }
             Some(_) if spec.has_router => {
+                // Room for the whole program: at most two steps per canary step, eight around
+                // them, one removal per previous slot. Growing the vector from empty
+                // reallocated it three times, twice past glibc's large-bin size (issue #10).
+                steps.reserve_exact(2 * canary_steps.len() + 8 + spec.previous.len());
                 if spec.previous_weights != [SlotWeight::new(STABLE, 100)] {
                     steps.push(all_to(STABLE));
                 }

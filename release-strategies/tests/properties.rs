@@ -354,6 +354,10 @@ proptest! {
                 return Ok(());
             }
         };
+        if router {
+            // The room the program reserves up front suffices (issue #10: no regrowth).
+            prop_assert!(program.len() <= 2 * canary.steps.len() + 8 + spec.previous.len());
+        }
         let mut world = start.clone();
         let extremes = run(&mut world, &program);
         if !router {

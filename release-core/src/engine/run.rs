@@ -903,24 +903,25 @@ impl Run {
         let now = self.inner.clock.now();
         let ttl = self.inner.options.lease_ttl;
         let half = chrono::Duration::from_std(ttl / 2).unwrap_or(chrono::Duration::zero());
-        let leases: Vec<Lease> = {
+        // Only the leases due are copied (most wake-ups renew nothing; every sleep slice of
+        // every release comes here; issue #10).
+        let due: Vec<Lease> = {
             let held = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-            // Most wake-ups renew nothing: skip copying the leases then (every sleep slice of
-            // every release comes here; issue #10).
-            if !held.iter().any(|lease| lease.expires_at - now < half) {
-                return Ok(());
-            }
-            held.clone()
+            held.iter()
+                .filter(|lease| lease.expires_at - now < half)
+                .cloned()
+                .collect()
         };
-        let mut renewed = Vec::with_capacity(leases.len());
-        for lease in leases {
-            if lease.expires_at - now < half {
-                renewed.push(self.inner.ledger.renew(&lease, ttl, now).await?);
-            } else {
-                renewed.push(lease);
+        for lease in due {
+            let renewed = self.inner.ledger.renew(&lease, ttl, now).await?;
+            let mut held = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = held
+                .iter_mut()
+                .find(|l| l.lock == lease.lock && l.token == lease.token)
+            {
+                *slot = renewed;
             }
         }
-        *self.leases.lock().unwrap_or_else(|p| p.into_inner()) = renewed;
         Ok(())
     }
 
@@ -2040,6 +2041,30 @@ mod tests {
             }
             assert_eq!(w.finish(), Sha256Digest::of(&text), "pieces of {cut}");
         }
+        // Mixed: a partly filled buffer, then a piece larger than it, and so on.
+        let mut w = HashingWriter::default();
+        let mut rest = &text[..];
+        for cut in [3, 300, 1, 255, 256, 17, 600].iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at((*cut).min(rest.len()));
+            w.write_all(piece).unwrap();
+            rest = tail;
+        }
+        assert_eq!(w.finish(), Sha256Digest::of(&text), "mixed pieces");
+    }
+
+    // covers M8.1: the digest journaled at start is the digest of the plan's JSON, as it was
+    // before the plan was hashed while written (resume compares the two).
+    #[test]
+    fn the_plan_digest_is_the_digest_of_the_plans_json() {
+        let (platform, release) = crate::engine::state::tests::documents();
+        let plan = plan_release(&platform, &release, &PlanOptions::default()).unwrap();
+        assert_eq!(
+            plan_digest(&plan).unwrap(),
+            Sha256Digest::of(&serde_json::to_vec(&plan).unwrap())
+        );
     }
 
     #[tokio::test]

@@ -367,13 +367,14 @@ impl ReleaseState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::id::ReleaseId;
     use crate::ledger::{EventDraft, InMemoryLedger, Ledger};
     use crate::manifest::{Document, Format, parse_str};
 
-    fn documents() -> (Platform, Release) {
+    /// A platform and a release of one component (for tests in this crate).
+    pub(crate) fn documents() -> (Platform, Release) {
         let text = r#"
 apiVersion: release/v1
 kind: Platform
@@ -412,7 +413,8 @@ components:
 
     #[tokio::test]
     async fn folding_the_start_shares_the_platform_and_release() {
-        let (platform, release) = (Arc::new(documents().0), Arc::new(documents().1));
+        let (platform, release) = documents();
+        let (platform, release) = (Arc::new(platform), Arc::new(release));
         let draft = EventDraft::new(
             ReleaseId::from("api-1.0.0"),
             chrono::DateTime::UNIX_EPOCH,

@@ -66,8 +66,7 @@ pub fn seal(draft: EventDraft, seq: u64, prev: Sha256Digest) -> Result<Record> {
 }
 
 /// [`seal`] into a caller's buffer: `json` is cleared, then holds the hashed bytes
-/// ([`hashed_json`]; the in-memory ledger copies them into an allocation of their exact size
-/// and reuses the buffer).
+/// ([`hashed_json`]; the in-memory ledger copies them into its arena and reuses the buffer).
 pub(crate) fn seal_into(
     draft: EventDraft,
     seq: u64,

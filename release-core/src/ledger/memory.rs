@@ -5,7 +5,8 @@
 //! anyway) behind its number and hash, instead of a tree of strings, vectors and, in
 //! `release_started`, a whole platform and release; it is decoded when read. Records are
 //! sealed into one buffer the ledger reuses and copied into an arena: blocks of 1 MiB,
-//! appended to and never moved, mapped outside the heap. An append therefore allocates
+//! appended to and never moved, normally mapped outside the heap (see [`BLOCK`]). An
+//! append therefore allocates
 //! nothing in the common case. Before, each record was its own heap allocation of a size
 //! no other allocation shared: on a heap that earlier releases had fragmented, each one was
 //! a search through glibc's bins, and thousands of long-lived records were left scattered
@@ -96,8 +97,10 @@ impl Kept {
     }
 }
 
-/// The size of an arena block: above glibc's initial mmap threshold (128 KiB), so blocks
-/// are mapped on their own, outside the heap the engine's short-lived data churns through.
+/// The size of an arena block: above glibc's mmap threshold (128 KiB at start), so blocks are
+/// normally mapped on their own, outside the heap the engine's short-lived data churns
+/// through. glibc raises the threshold when a mapped chunk is freed (up to 32 MiB), after
+/// which blocks come from the heap; they are still few and large, so records stay together.
 const BLOCK: usize = 1 << 20;
 
 /// Where a sealed record's bytes are in the [`Arena`].
@@ -121,29 +124,36 @@ struct Arena {
 impl Arena {
     fn put<const N: usize>(&mut self, parts: [&[u8]; N]) -> Result<Span> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let fits = |b: &Vec<u8>| b.capacity() - b.len() >= len;
-        let index = match self.current {
-            Some(i) if self.blocks.get(i).is_some_and(fits) => i,
-            _ => {
-                self.blocks.push(Vec::with_capacity(len.max(BLOCK)));
-                let i = self.blocks.len() - 1;
-                if len <= BLOCK {
-                    self.current = Some(i);
-                }
-                i
-            }
-        };
-        let blocks = self.blocks.len();
-        let too_big = || {
+        let too_big = |what: &str| {
             Error::Invalid(format!(
-                "a record of {len} bytes, or the in-memory ledger's {blocks} blocks, exceed what it can address (4 GiB each); use the SQLite or PostgreSQL ledger"
+                "{what} exceeds what the in-memory ledger can address (4 GiB); use the SQLite or PostgreSQL ledger"
             ))
         };
-        let block = &mut self.blocks[index];
+        // Checked before anything is allocated, so a refused record leaves no trace.
+        let len32 = u32::try_from(len).map_err(|_| too_big(&format!("a record of {len} bytes")))?;
+        let fits = |b: &Vec<u8>| b.capacity() - b.len() >= len;
+        let (index, block) = match self.current {
+            Some(i) if self.blocks.get(i).is_some_and(fits) => (i, self.blocks.get_mut(i)),
+            _ => {
+                let index = self.blocks.len();
+                u32::try_from(index).map_err(|_| too_big(&format!("block {index}")))?;
+                self.blocks.push(Vec::with_capacity(len.max(BLOCK)));
+                if len <= BLOCK {
+                    self.current = Some(index);
+                }
+                (index, self.blocks.last_mut())
+            }
+        };
+        let Some(block) = block else {
+            return Err(Error::Invalid(format!(
+                "the in-memory ledger lost block {index} of its arena"
+            )));
+        };
         let span = Span {
-            block: u32::try_from(index).map_err(|_| too_big())?,
-            start: u32::try_from(block.len()).map_err(|_| too_big())?,
-            len: u32::try_from(len).map_err(|_| too_big())?,
+            block: u32::try_from(index).map_err(|_| too_big(&format!("block {index}")))?,
+            // Below the block's capacity, itself at most `len.max(BLOCK)`, below 4 GiB.
+            start: u32::try_from(block.len()).map_err(|_| too_big("a block"))?,
+            len: len32,
         };
         // Within capacity (checked above): no reallocation moves earlier records.
         for part in parts {
@@ -156,7 +166,7 @@ impl Arena {
         let start = span.start as usize;
         self.blocks
             .get(span.block as usize)
-            .and_then(|b| b.get(start..start + span.len as usize))
+            .and_then(|b| b.get(start..)?.get(..span.len as usize))
             .ok_or_else(|| Error::Codec {
                 what: "a record kept by the in-memory ledger".to_owned(),
                 message: format!(
@@ -209,7 +219,8 @@ impl InMemoryLedger {
         }
     }
 
-    /// Replaces a release's journal wholesale (for tamper tests of verifiers).
+    /// Replaces a release's journal wholesale (for tamper tests of verifiers). The bytes of
+    /// the records it replaces stay in the ledger's arena until the ledger is dropped.
     pub fn overwrite(&self, release: &ReleaseId, records: Vec<Record>) {
         let kept = records
             .into_iter()
@@ -255,14 +266,16 @@ impl Ledger for InMemoryLedger {
             }
             None => (1, GENESIS),
         };
-        let record = seal_into(draft, seq, prev, scratch)?;
-        if journal.len() == journal.capacity() {
-            journal.reserve_exact((journal.len() / 4).max(8));
-        }
-        journal.push(Kept::sealed(arena, seq, record.hash, scratch)?);
+        let sealed = seal_into(draft, seq, prev, scratch)
+            .and_then(|record| Ok((Kept::sealed(arena, seq, record.hash, scratch)?, record)));
         if scratch.capacity() > SCRATCH_KEPT {
             *scratch = Vec::new();
         }
+        let (kept, record) = sealed?;
+        if journal.len() == journal.capacity() {
+            journal.reserve_exact((journal.len() / 4).max(8));
+        }
+        journal.push(kept);
         if matches!(record.event, Event::ReleaseFinished { .. }) {
             journal.shrink_to_fit();
         }
@@ -337,18 +350,15 @@ impl Ledger for InMemoryLedger {
             Some(entry) => entry,
             None => state.locks.entry(lease.lock.clone()).or_insert((None, 0)),
         };
-        match &entry.0 {
+        match &mut entry.0 {
             Some(current)
                 if current.token == lease.token
                     && current.holder == lease.holder
                     && current.expires_at > now =>
             {
-                let renewed = Lease {
-                    expires_at,
-                    ..current.clone()
-                };
-                entry.0 = Some(renewed.clone());
-                Ok(renewed)
+                // Renewed in place: one copy, for the caller.
+                current.expires_at = expires_at;
+                Ok(current.clone())
             }
             _ => Err(Error::StaleFence {
                 lock: lease.lock.clone(),
@@ -414,6 +424,52 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+
+    // covers M8.6: a journal whose records fill more than one arena block reads back whole
+    // and verifies; a tamper-test overwrite and a later append keep the chain rules.
+    #[tokio::test]
+    async fn records_across_blocks_read_back_and_verify() {
+        let ledger = InMemoryLedger::new();
+        let id = ReleaseId::from("shop-1.0.0");
+        let note = "x".repeat(100_000);
+        let at = chrono::DateTime::UNIX_EPOCH;
+        for _ in 0..25 {
+            let event = Event::Paused {
+                environment: None,
+                reason: note.clone(),
+            };
+            ledger
+                .append(EventDraft::new(id.clone(), at, "ops", vec![], event), None)
+                .await
+                .unwrap();
+        }
+        assert!(ledger.lock().arena.blocks.len() >= 3);
+        let records = ledger.events(&id, 0).await.unwrap();
+        assert_eq!(records.len(), 25);
+        super::super::verify_chain(&records).unwrap();
+        assert_eq!(ledger.events(&id, 20).await.unwrap()[0].seq, 21);
+        // Overwritten (tamper tests), then appended to: the next record follows the last
+        // one given.
+        ledger.overwrite(&id, records[..3].to_vec());
+        let next = ledger
+            .append(
+                EventDraft::new(
+                    id.clone(),
+                    at,
+                    "ops",
+                    vec![],
+                    Event::Paused {
+                        environment: None,
+                        reason: "y".into(),
+                    },
+                ),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!((next.seq, next.prev), (4, records[2].hash));
+        super::super::verify_chain(&ledger.events(&id, 0).await.unwrap()).unwrap();
     }
 
     #[test]
