@@ -40,8 +40,7 @@ impl Sha256Digest {
 
     /// The 64 lowercase hex digits, without the `sha256:` prefix.
     pub fn hex(&self) -> String {
-        let full = self.to_string();
-        full[PREFIX.len()..].to_owned()
+        String::from_utf8_lossy(&self.text()[PREFIX.len()..]).into_owned()
     }
 }
 

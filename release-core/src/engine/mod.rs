@@ -460,6 +460,8 @@ impl Engine {
     }
 
     /// Starts a release: plans it, journals the start, and runs until it ends or waits.
+    /// The platform and the release are copied once, into the journal's first record (see
+    /// [`Engine::start_shared`] for documents the host already shares).
     pub async fn start(
         &self,
         platform: &Platform,

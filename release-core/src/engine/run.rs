@@ -185,47 +185,25 @@ fn plan_digest(plan: &Plan) -> Result<Sha256Digest> {
     Ok(out.finish())
 }
 
-/// An [`std::io::Write`] that hashes what it is given, through a small buffer (the JSON
-/// writer hands over a few bytes at a time).
-struct HashingWriter {
-    hasher: crate::digest::Sha256,
-    buf: [u8; 256],
-    len: usize,
-}
+/// An [`std::io::Write`] that hashes what it is given (`digest` 0.11 has no `io::Write`;
+/// the hasher buffers its own partial block, so small writes need no buffer here).
+struct HashingWriter(crate::digest::Sha256);
 
 impl Default for HashingWriter {
     fn default() -> Self {
-        Self {
-            hasher: <crate::digest::Sha256 as sha2::Digest>::new(),
-            buf: [0; 256],
-            len: 0,
-        }
+        Self(<crate::digest::Sha256 as sha2::Digest>::new())
     }
 }
 
 impl HashingWriter {
-    fn flush_buf(&mut self) {
-        sha2::Digest::update(&mut self.hasher, &self.buf[..self.len]);
-        self.len = 0;
-    }
-
-    fn finish(mut self) -> Sha256Digest {
-        self.flush_buf();
-        Sha256Digest::from_hasher(self.hasher)
+    fn finish(self) -> Sha256Digest {
+        Sha256Digest::from_hasher(self.0)
     }
 }
 
 impl std::io::Write for HashingWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if self.len + bytes.len() > self.buf.len() {
-            self.flush_buf();
-        }
-        if bytes.len() >= self.buf.len() {
-            sha2::Digest::update(&mut self.hasher, bytes);
-        } else {
-            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
+        sha2::Digest::update(&mut self.0, bytes);
         Ok(bytes.len())
     }
 
@@ -2033,7 +2011,7 @@ mod tests {
     fn the_hashing_writer_hashes_what_a_buffer_would_hold() {
         use std::io::Write as _;
         let text: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
-        // Pieces of every size around the buffer's: tiny, exact, larger than it.
+        // Pieces of every size: tiny, around a 64-byte block and 256 bytes, larger.
         for cut in [1, 7, 255, 256, 257, 1000, 2000] {
             let mut w = HashingWriter::default();
             for piece in text.chunks(cut) {
@@ -2041,7 +2019,7 @@ mod tests {
             }
             assert_eq!(w.finish(), Sha256Digest::of(&text), "pieces of {cut}");
         }
-        // Mixed: a partly filled buffer, then a piece larger than it, and so on.
+        // Mixed sizes: a partly filled block, then a larger piece, and so on.
         let mut w = HashingWriter::default();
         let mut rest = &text[..];
         for cut in [3, 300, 1, 255, 256, 17, 600].iter().cycle() {
