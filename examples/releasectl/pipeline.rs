@@ -801,7 +801,7 @@ fn status_report(id: &ReleaseId, records: &[Record]) -> StatusReport {
         })
         .collect();
     let mut steps = StepCounts::default();
-    for (key, step) in &folded.steps {
+    for (key, step) in folded.steps.iter() {
         match step {
             StepState::Succeeded => steps.succeeded += 1,
             StepState::Failed { .. } => steps.failed += 1,

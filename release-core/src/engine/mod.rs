@@ -54,6 +54,7 @@
 //!   windows run in milliseconds and deterministically.
 
 mod history;
+mod maps;
 mod run;
 mod state;
 mod timers;
@@ -67,6 +68,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+pub use maps::{SortedMap, StepMap};
 pub use state::{ReleaseState, StageState, StepState};
 pub use watch::{Measurement, evaluate_measurements};
 

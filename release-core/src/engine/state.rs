@@ -7,11 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::maps::{SortedMap, StepMap};
 use crate::digest::Sha256Digest;
 use crate::id::{EnvironmentName, ReleaseId};
-use crate::ledger::{
-    Decision, Event, OperatorAction, Outcome, Program, Record, RollbackEntry, StepKey,
-};
+use crate::ledger::{Decision, Event, OperatorAction, Outcome, Program, Record, RollbackEntry};
 use crate::model::{Platform, Release};
 use crate::plugin::GatePosition;
 
@@ -82,9 +81,9 @@ pub struct ReleaseState {
     /// The last record folded.
     pub last_seq: u64,
     /// Per environment.
-    pub stages: BTreeMap<EnvironmentName, StageState>,
+    pub stages: SortedMap<EnvironmentName, StageState>,
     /// Per step.
-    pub steps: BTreeMap<StepKey, StepState>,
+    pub steps: StepMap,
     /// An operator paused the release (and has not resumed it).
     pub paused_by_operator: bool,
     /// An operator asked to abort.
@@ -130,13 +129,8 @@ impl ReleaseState {
     /// Components with any deploy step journaled in this stage attempt.
     pub fn touched(&self, environment: &EnvironmentName, attempt: u32) -> BTreeSet<String> {
         self.steps
-            .keys()
-            .filter(|k| {
-                &k.environment == environment
-                    && k.attempt == attempt
-                    && k.program == Program::Deploy
-            })
-            .map(|k| k.component.to_string())
+            .components(environment, attempt, Program::Deploy)
+            .map(|c| c.to_string())
             .collect()
     }
 
@@ -160,7 +154,7 @@ impl ReleaseState {
                 environment,
                 attempt,
             } => {
-                let st = self.stages.entry(environment.clone()).or_default();
+                let st = self.stages.get_or_default(environment.clone());
                 st.attempt = *attempt;
                 st.started = true;
                 self.current_stage = Some(environment.clone());
@@ -173,7 +167,7 @@ impl ReleaseState {
                 verdict,
                 ..
             } => {
-                let st = self.stages.entry(environment.clone()).or_default();
+                let st = self.stages.get_or_default(environment.clone());
                 if verdict.passed() {
                     st.gates_passed.insert((*position, gate.clone()));
                 }
@@ -184,8 +178,7 @@ impl ReleaseState {
                 ..
             } => {
                 self.stages
-                    .entry(environment.clone())
-                    .or_default()
+                    .get_or_default(environment.clone())
                     .rollback_plan = Some(components.clone());
             }
             Event::StepStarted { key, .. } => {
@@ -216,20 +209,16 @@ impl ReleaseState {
                 observed,
                 ..
             } => {
-                let st = self.stages.entry(environment.clone()).or_default();
+                let st = self.stages.get_or_default(environment.clone());
                 st.triggers.push(format!("{trigger} ({observed})"));
                 st.last_trigger_seq = record.seq;
             }
             Event::WatchStarted { environment, until } => {
-                self.stages
-                    .entry(environment.clone())
-                    .or_default()
-                    .watch_until = Some(*until);
+                self.stages.get_or_default(environment.clone()).watch_until = Some(*until);
             }
             Event::WatchCompleted { environment } => {
                 self.stages
-                    .entry(environment.clone())
-                    .or_default()
+                    .get_or_default(environment.clone())
                     .watch_completed = true;
             }
             Event::Paused { reason, .. } => {
@@ -253,8 +242,7 @@ impl ReleaseState {
                 reason,
             } => {
                 self.stages
-                    .entry(environment.clone())
-                    .or_default()
+                    .get_or_default(environment.clone())
                     .rollback_started = Some(reason.clone());
             }
             Event::RollbackProgrammed {
@@ -269,16 +257,10 @@ impl ReleaseState {
                 );
             }
             Event::RollbackCompleted { environment } => {
-                self.stages
-                    .entry(environment.clone())
-                    .or_default()
-                    .rolled_back = true;
+                self.stages.get_or_default(environment.clone()).rolled_back = true;
             }
             Event::StageCompleted { environment } => {
-                self.stages
-                    .entry(environment.clone())
-                    .or_default()
-                    .completed = true;
+                self.stages.get_or_default(environment.clone()).completed = true;
             }
             Event::ReleaseFinished { outcome } => {
                 self.finished = Some(outcome.clone());
@@ -320,7 +302,7 @@ impl ReleaseState {
                 // A retry reopens a release that ended in a rollback or a failed gate: the
                 // stage that failed starts over as a new attempt.
                 if let Some(env) = self.failed_stage() {
-                    let st = self.stages.entry(env).or_default();
+                    let st = self.stages.get_or_default(env);
                     let attempt = st.attempt.max(1) + 1;
                     *st = StageState {
                         attempt,
