@@ -332,7 +332,7 @@ pub(crate) fn inventory(state_path: &Path, history: bool, json: bool) -> Exit {
                             .iter()
                             .filter(|s| s.spec.replicas > 0)
                             .map(|s| SlotLine {
-                                slot: s.spec.slot.clone(),
+                                slot: s.spec.slot.to_string(),
                                 version: s.spec.version.to_string(),
                                 replicas: s.spec.replicas,
                                 ready: s.ready_replicas,

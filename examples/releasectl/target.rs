@@ -211,7 +211,7 @@ fn key(spec: &SlotSpec) -> SlotKey {
     (
         spec.environment.to_string(),
         spec.component.to_string(),
-        spec.slot.clone(),
+        spec.slot.to_string(),
     )
 }
 

@@ -179,7 +179,7 @@ fn scope(component: &str, slot: Option<&str>) -> MetricScope {
     MetricScope {
         component: component.into(),
         environment: "prod".into(),
-        slot: slot.map(str::to_owned),
+        slot: slot.map(Into::into),
     }
 }
 

@@ -64,7 +64,7 @@ async fn metric(router: &HttpRouter, query: &str, slot: Option<&str>) -> Option<
     let scope = MetricScope {
         component: "web".into(),
         environment: "dev".into(),
-        slot: slot.map(str::to_owned),
+        slot: slot.map(Into::into),
     };
     router
         .query(&MetricQuery::instant(query, scope, chrono::Utc::now()))

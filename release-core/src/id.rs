@@ -132,3 +132,40 @@ string_id!(
     /// A team that owns components (`payments`).
     TeamName
 );
+string_id!(
+    /// The name of a slot (`stable`, `canary`, `blue`, `green`, `preview`).
+    ///
+    /// A slot name was a `String` until issue #10: slot specs and weights are copied at
+    /// every step of a rollout (the program, the journal, the target's status, the
+    /// router's table), and each copy of a `String` is an allocation.
+    SlotName
+);
+
+/// A slot name reads as the `&str` it was before issue #10 (`&spec.slot` where a `&str` is
+/// asked for, `spec.slot.starts_with(..)`), so plugins written against the `String` keep
+/// compiling. The other ids do not deref: they never were strings.
+impl std::ops::Deref for SlotName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<String> for SlotName {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl From<&String> for SlotName {
+    fn from(s: &String) -> Self {
+        Self::from(s.as_str())
+    }
+}
+
+impl From<SlotName> for String {
+    fn from(s: SlotName) -> Self {
+        s.as_str().to_owned()
+    }
+}

@@ -126,7 +126,7 @@ impl DeploymentTarget for AccumulatingTarget {
         let key = (
             s.environment.to_string(),
             s.component.to_string(),
-            s.slot.clone(),
+            s.slot.to_string(),
         );
         let mut slots = self.slots.lock().unwrap();
         let stored = slots

@@ -688,7 +688,7 @@ impl release_core::plugin::Probe for EndpointProbe {
         self.seen
             .lock()
             .unwrap()
-            .push((request.slot.clone(), urls.clone()));
+            .push((request.slot.to_string(), urls.clone()));
         let bad = self.bad.lock().unwrap().clone();
         Ok(if urls.is_empty() {
             release_core::plugin::ProbeOutcome::unhealthy("the slot reports no endpoints")

@@ -34,7 +34,7 @@
 use release_core::Result;
 use release_core::model::{BlueGreenSpec, HumanDuration, Pause, StrategySpec};
 use release_core::plugin::{
-    RolloutSpec, RolloutStep, SlotStatus, SlotWeight, Strategy, restore_previous,
+    RolloutSpec, RolloutStep, SlotName, SlotStatus, SlotWeight, Strategy, restore_previous,
 };
 
 use crate::program::{all_to, parameters, removals, runs_new};
@@ -288,7 +288,7 @@ impl Strategy for BlueGreen {
                     steps.push(all_to(&old.spec.slot));
                 }
                 steps.push(RolloutStep::RemoveSlot {
-                    slot: new.to_owned(),
+                    slot: SlotName::from(new),
                 });
                 steps
             }

@@ -39,7 +39,7 @@ use release_core::model::{
     CanaryScale, CanarySpec, CanaryStep, CountOrPercent, HumanDuration, Pause, StrategySpec,
 };
 use release_core::plugin::{
-    RolloutSpec, RolloutStep, STABLE, SlotWeight, Strategy, restore_previous,
+    RolloutSpec, RolloutStep, STABLE, SlotName, SlotWeight, Strategy, restore_previous,
 };
 
 use crate::error::StrategyError;
@@ -315,7 +315,7 @@ impl Strategy for Canary {
                 steps.push(RolloutStep::Apply(spec.slot(STABLE, n)));
                 steps.push(all_to(STABLE));
                 steps.push(RolloutStep::RemoveSlot {
-                    slot: CANARY.to_owned(),
+                    slot: SlotName::from(CANARY),
                 });
             }
             Some(old) => {
@@ -354,7 +354,7 @@ impl Strategy for Canary {
                 ];
                 transition(&mut moves, budget, &mut steps, &mut no_hook, None);
                 steps.push(RolloutStep::RemoveSlot {
-                    slot: CANARY.to_owned(),
+                    slot: SlotName::from(CANARY),
                 });
             }
         }
@@ -393,7 +393,7 @@ impl Strategy for Canary {
             steps.push(RolloutStep::Apply(old.spec.clone()));
         }
         steps.push(RolloutStep::RemoveSlot {
-            slot: CANARY.to_owned(),
+            slot: SlotName::from(CANARY),
         });
         steps
     }

@@ -3,7 +3,7 @@
 //! strategy block from the manifest.
 
 use release_core::model::{CountOrPercent, StrategySpec};
-use release_core::plugin::{RolloutSpec, RolloutStep, SlotSpec, SlotStatus, SlotWeight};
+use release_core::plugin::{RolloutSpec, RolloutStep, SlotName, SlotSpec, SlotStatus, SlotWeight};
 use serde::de::DeserializeOwned;
 
 use crate::error::StrategyError;
@@ -263,7 +263,7 @@ pub(crate) fn removals(spec: &RolloutSpec) -> Vec<RolloutStep> {
     .into_iter()
     .filter(|slot| !spec.previous.iter().any(|p| p.spec.slot == *slot))
     .map(|slot| RolloutStep::RemoveSlot {
-        slot: slot.to_owned(),
+        slot: SlotName::from(slot),
     })
     .collect()
 }

@@ -33,7 +33,7 @@
 use release_core::Result;
 use release_core::model::{RollingSpec, StrategySpec};
 use release_core::plugin::{
-    RolloutSpec, RolloutStep, STABLE, SlotWeight, Strategy, restore_previous,
+    RolloutSpec, RolloutStep, STABLE, SlotName, SlotWeight, Strategy, restore_previous,
 };
 
 use crate::program::{
@@ -156,7 +156,7 @@ impl Rolling {
             push_weights(&mut steps, vec![SlotWeight::new(STABLE, 100)]);
         }
         steps.push(RolloutStep::RemoveSlot {
-            slot: NEXT.to_owned(),
+            slot: SlotName::from(NEXT),
         });
         Some(steps)
     }
@@ -208,7 +208,7 @@ impl Strategy for Rolling {
         let budget = Budget::resolve("rolling", spec, params.max_surge, params.max_unavailable)?;
         let n = spec.replicas;
         let mut steps = Vec::new();
-        let leftovers: Vec<String> = spec
+        let leftovers: Vec<SlotName> = spec
             .previous
             .iter()
             .filter(|p| p.spec.slot != STABLE)
@@ -239,7 +239,7 @@ impl Strategy for Rolling {
                 ];
                 transition(&mut moves, budget, &mut steps, &mut weights, None);
                 steps.push(RolloutStep::RemoveSlot {
-                    slot: NEXT.to_owned(),
+                    slot: SlotName::from(NEXT),
                 });
             }
             _ => {
@@ -272,7 +272,7 @@ impl Strategy for Rolling {
                     steps.push(all_to(STABLE));
                 }
                 steps.push(RolloutStep::RemoveSlot {
-                    slot: NEXT.to_owned(),
+                    slot: SlotName::from(NEXT),
                 });
                 steps
             }

@@ -170,7 +170,7 @@ impl Rig {
             .filter(|s| s.spec.replicas > 0)
             .map(|s| {
                 (
-                    s.spec.slot.clone(),
+                    s.spec.slot.to_string(),
                     (s.spec.version.to_string(), s.spec.replicas),
                 )
             })
@@ -207,10 +207,10 @@ impl Rig {
 fn apply_change(counts: &mut BTreeMap<String, u32>, change: &TargetChange) {
     match change {
         TargetChange::Apply { spec, .. } => {
-            counts.insert(spec.slot.clone(), spec.replicas);
+            counts.insert(spec.slot.to_string(), spec.replicas);
         }
         TargetChange::Remove { spec } => {
-            counts.remove(&spec.slot);
+            counts.remove(spec.slot.as_str());
         }
         _ => {}
     }
@@ -257,20 +257,20 @@ fn rollback_to_old_traffic_span(
                 // Pessimistic: a started apply may have reached the target (then failed its
                 // probe); count it as applied.
                 if let RolloutStep::Apply(s) = step {
-                    slots.insert(s.slot.clone(), (s.version.to_string(), s.replicas));
+                    slots.insert(s.slot.to_string(), (s.version.to_string(), s.replicas));
                 }
                 started.insert((key.program, key.index), step.clone());
             }
             Event::StepSucceeded { key } => {
                 match &started[&(key.program, key.index)] {
                     RolloutStep::Apply(s) => {
-                        slots.insert(s.slot.clone(), (s.version.to_string(), s.replicas));
+                        slots.insert(s.slot.to_string(), (s.version.to_string(), s.replicas));
                     }
                     RolloutStep::RemoveSlot { slot } => {
-                        slots.remove(slot);
+                        slots.remove(slot.as_str());
                     }
                     RolloutStep::SetWeights(w) => {
-                        weights = w.iter().map(|w| (w.slot.clone(), w.weight)).collect();
+                        weights = w.iter().map(|w| (w.slot.to_string(), w.weight)).collect();
                     }
                     _ => {}
                 }
@@ -664,7 +664,7 @@ async fn blue_green_switches_at_once_and_removes_the_old_color_after_the_delay()
         .map(|c| {
             c.weights
                 .iter()
-                .map(|w| (w.slot.clone(), w.weight))
+                .map(|w| (w.slot.to_string(), w.weight))
                 .collect()
         })
         .collect();

@@ -93,10 +93,10 @@ fn extremes(history: &[TargetChange], from: usize) -> (u32, u32) {
     for c in &history[..from] {
         match c {
             TargetChange::Apply { spec, .. } => {
-                counts.insert(spec.slot.clone(), spec.replicas);
+                counts.insert(spec.slot.to_string(), spec.replicas);
             }
             TargetChange::Remove { spec } => {
-                counts.remove(&spec.slot);
+                counts.remove(spec.slot.as_str());
             }
             _ => {}
         }
@@ -106,14 +106,14 @@ fn extremes(history: &[TargetChange], from: usize) -> (u32, u32) {
         let before: u32 = counts.values().sum();
         match c {
             TargetChange::Apply { spec, .. } => {
-                let cur = counts.get(&spec.slot).copied().unwrap_or(0);
+                let cur = counts.get(spec.slot.as_str()).copied().unwrap_or(0);
                 let others = before - cur;
                 max_total = max_total.max(others + cur.max(spec.replicas));
                 min_ready = min_ready.min(others + cur.min(spec.replicas));
-                counts.insert(spec.slot.clone(), spec.replicas);
+                counts.insert(spec.slot.to_string(), spec.replicas);
             }
             TargetChange::Remove { spec } => {
-                counts.remove(&spec.slot);
+                counts.remove(spec.slot.as_str());
             }
             _ => {}
         }

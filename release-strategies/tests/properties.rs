@@ -51,7 +51,7 @@ impl World {
             RolloutStep::Apply(spec) => {
                 let (cur_v, cur) = self
                     .slots
-                    .get(&spec.slot)
+                    .get(spec.slot.as_str())
                     .cloned()
                     .unwrap_or((spec.version.clone(), 0));
                 let others = before - cur;
@@ -64,14 +64,14 @@ impl World {
                 };
                 let total_during = others + cur.max(spec.replicas);
                 self.slots
-                    .insert(spec.slot.clone(), (spec.version.clone(), spec.replicas));
+                    .insert(spec.slot.to_string(), (spec.version.clone(), spec.replicas));
                 Extremes {
                     max_total: total_during,
                     min_ready: ready_during,
                 }
             }
             RolloutStep::RemoveSlot { slot } => {
-                self.slots.remove(slot);
+                self.slots.remove(slot.as_str());
                 Extremes {
                     max_total: before,
                     min_ready: self.total(),
@@ -100,7 +100,7 @@ impl World {
             Some(w) => w
                 .iter()
                 .filter(|w| w.weight > 0)
-                .map(|w| (w.slot.clone(), f64::from(w.weight)))
+                .map(|w| (w.slot.to_string(), f64::from(w.weight)))
                 .collect(),
             None => {
                 let total = f64::from(self.total());

@@ -421,7 +421,10 @@ impl Inner {
                     .join(", "),
             });
         }
-        let slot = parsed.slot.clone().or_else(|| query.scope.slot.clone());
+        let slot = parsed
+            .slot
+            .clone()
+            .or_else(|| query.scope.slot.as_deref().map(str::to_owned));
         for (what, name) in [
             ("component", Some(query.scope.component.as_str())),
             ("environment", Some(query.scope.environment.as_str())),

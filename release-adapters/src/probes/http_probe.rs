@@ -208,7 +208,7 @@ impl Probe for CommandProbe {
             command
                 .args(&self.config.args)
                 .env("PROBE_ENDPOINT", &e.url)
-                .env("PROBE_SLOT", &request.slot)
+                .env("PROBE_SLOT", request.slot.as_str())
                 .env("PROBE_COMPONENT", request.component.as_str())
                 .env("PROBE_ENVIRONMENT", request.environment.as_str())
                 .stdin(std::process::Stdio::null())

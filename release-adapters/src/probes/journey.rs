@@ -67,7 +67,7 @@ impl JourneyProbe {
     ) -> Result<BTreeMap<String, String>, String> {
         let mut vars = BTreeMap::from([
             ("endpoint".to_owned(), endpoint.url.clone()),
-            ("slot".to_owned(), request.slot.clone()),
+            ("slot".to_owned(), request.slot.to_string()),
             ("component".to_owned(), request.component.to_string()),
             ("environment".to_owned(), request.environment.to_string()),
         ]);

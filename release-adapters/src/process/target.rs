@@ -352,7 +352,7 @@ impl ProcessTarget {
             let key = (
                 record.spec.environment.to_string(),
                 record.spec.component.to_string(),
-                record.spec.slot.clone(),
+                record.spec.slot.to_string(),
             );
             // Dead pids are dropped here and restarted by the next apply.
             let replicas = record
@@ -440,7 +440,7 @@ impl ProcessTarget {
                 for (name, file) in spec.config.files() {
                     if file.secret_refs().next().is_some() {
                         return Err(ProcessError::UnresolvedSecrets {
-                            slot: spec.slot.clone(),
+                            slot: spec.slot.to_string(),
                         });
                     }
                     files.push((name.clone(), file.to_string()));
@@ -537,7 +537,7 @@ impl ProcessTarget {
             .env("RELEASE_CONFIG_DIR", config_dir)
             .env("RELEASE_DIR", &release_dir)
             .env("RELEASE_VERSION", spec.version.to_string())
-            .env("RELEASE_SLOT", &spec.slot)
+            .env("RELEASE_SLOT", spec.slot.as_str())
             .env("RELEASE_REPLICA", index.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -547,7 +547,7 @@ impl ProcessTarget {
         command.process_group(0);
         let child = command.spawn().map_err(|source| ProcessError::Spawn {
             command: program.display().to_string(),
-            slot: spec.slot.clone(),
+            slot: spec.slot.to_string(),
             replica: index,
             source,
         })?;
@@ -599,7 +599,7 @@ impl ProcessTarget {
                     && let Ok(Some(status)) = child.try_wait()
                 {
                     return Err(ProcessError::Exited {
-                        slot: spec.slot.clone(),
+                        slot: spec.slot.to_string(),
                         replica: r.record.index,
                         status: status.to_string(),
                         log: self.log_file(
@@ -657,7 +657,7 @@ impl ProcessTarget {
         let key: Key = (
             spec.environment.to_string(),
             spec.component.to_string(),
-            spec.slot.clone(),
+            spec.slot.to_string(),
         );
         let wanted = identity(spec);
         let existed = inner.slots.contains_key(&key);

@@ -19,8 +19,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use release_core::plugin::{
-    DeploymentTarget, Endpoint, MetricQuery, MetricsSource, Route, Series, SlotSpec, SlotWeight,
-    TrafficRouter, check_weights,
+    DeploymentTarget, Endpoint, MetricQuery, MetricsSource, Route, Series, SlotName, SlotSpec,
+    SlotWeight, TrafficRouter, check_weights,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -38,12 +38,12 @@ struct RouteTable {
     /// Sorted by slot.
     weights: Vec<SlotWeight>,
     /// 100 slot names in smooth weighted round-robin order (empty: no weights).
-    schedule: Vec<String>,
-    endpoints: BTreeMap<String, Vec<Endpoint>>,
+    schedule: Vec<SlotName>,
+    endpoints: BTreeMap<SlotName, Vec<Endpoint>>,
 }
 
 /// nginx's smooth weighted round-robin, unrolled over one cycle of `sum(weights)` picks.
-fn schedule(weights: &[SlotWeight]) -> Vec<String> {
+fn schedule(weights: &[SlotWeight]) -> Vec<SlotName> {
     let live: Vec<&SlotWeight> = weights.iter().filter(|w| w.weight > 0).collect();
     let total: i64 = live.iter().map(|w| i64::from(w.weight)).sum();
     let mut current = vec![0i64; live.len()];
@@ -126,7 +126,7 @@ impl Shared {
             if endpoints.is_empty() {
                 map.remove(slot);
             } else {
-                map.insert(slot.to_owned(), endpoints);
+                map.insert(SlotName::from(slot), endpoints);
             }
             RouteTable {
                 weights: t.weights.clone(),
@@ -351,7 +351,7 @@ impl HttpRouter {
     }
 
     /// The endpoints the router sends each slot of `route` to.
-    pub fn endpoints(&self, route: &Route) -> BTreeMap<String, Vec<Endpoint>> {
+    pub fn endpoints(&self, route: &Route) -> BTreeMap<SlotName, Vec<Endpoint>> {
         self.shared
             .existing(route)
             .map(|s| s.snapshot().endpoints.clone())
@@ -371,7 +371,7 @@ impl HttpRouter {
                 route: route.to_string(),
                 source,
             })?;
-        let map: BTreeMap<String, Vec<Endpoint>> = slots
+        let map: BTreeMap<SlotName, Vec<Endpoint>> = slots
             .into_iter()
             .filter(|s| !s.endpoints.is_empty())
             .map(|s| (s.spec.slot, s.endpoints))
@@ -406,7 +406,7 @@ async fn proxy(
     let labels = SlotLabels {
         component: route.component.to_string(),
         environment: route.environment.to_string(),
-        slot: slot.clone(),
+        slot: slot.to_string(),
     };
     let started = Instant::now();
     let Some(endpoints) = table.endpoints.get(slot).filter(|e| !e.is_empty()) else {

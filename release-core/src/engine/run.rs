@@ -1704,7 +1704,7 @@ impl Run {
             let request = ProbeRequest::new(
                 component.clone(),
                 env.clone(),
-                slot.to_owned(),
+                crate::plugin::SlotName::from(slot),
                 endpoints.clone(),
             );
             let outcome = match probe.check(&request).await {

@@ -268,7 +268,7 @@ async fn probe_fails(
         requests.push(ProbeRequest::new(
             component.clone(),
             environment.clone(),
-            crate::plugin::STABLE.to_owned(),
+            crate::plugin::SlotName::from(crate::plugin::STABLE),
             Vec::new(),
         ));
     }

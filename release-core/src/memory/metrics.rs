@@ -310,7 +310,7 @@ mod tests {
         MetricScope {
             component: "web".into(),
             environment: "prod".into(),
-            slot: slot.map(str::to_owned),
+            slot: slot.map(Into::into),
         }
     }
 

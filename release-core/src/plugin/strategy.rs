@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::id::{AnalysisName, ComponentId, EnvironmentName};
 use crate::model::{Pause, StrategySpec};
 
-use super::{SlotSpec, SlotStatus, SlotWeight};
+use super::{SlotName, SlotSpec, SlotStatus, SlotWeight};
 
 /// The slot a component runs in when no rollout is in progress.
 pub const STABLE: &str = "stable";
@@ -171,7 +171,7 @@ pub enum RolloutStep {
     /// Remove a slot.
     RemoveSlot {
         /// The slot.
-        slot: String,
+        slot: SlotName,
     },
 }
 
@@ -245,7 +245,7 @@ pub fn restore_previous(spec: &RolloutSpec, program: &[RolloutStep]) -> Vec<Roll
     created.dedup();
     for slot in created {
         steps.push(RolloutStep::RemoveSlot {
-            slot: slot.to_owned(),
+            slot: SlotName::from(slot),
         });
     }
     steps

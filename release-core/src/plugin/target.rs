@@ -12,10 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigDigest, RenderedConfig, ResolvedConfig};
 use crate::error::Result;
+pub use crate::id::SlotName;
 use crate::id::{ComponentId, EnvironmentName};
-
-/// The name of a slot (`stable`, `canary`, `blue`, `green`, `preview`).
-pub type SlotName = String;
 
 /// The desired state of one slot: what the engine journals and the target converges to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

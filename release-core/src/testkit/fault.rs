@@ -346,7 +346,7 @@ impl FaultyTarget {
                         fault: rule.fault.name(),
                         component: component.clone(),
                         environment: environment.clone(),
-                        slot: slot.map(str::to_owned),
+                        slot: slot.map(SlotName::from),
                         call: *count,
                     });
                     out.push((rule.fault.clone(), rule.scope.clone(), *count));

@@ -30,7 +30,7 @@ fn summary(slots: &[SlotStatus]) -> Vec<(String, String, u32)> {
         .iter()
         .map(|s| {
             (
-                s.spec.slot.clone(),
+                s.spec.slot.to_string(),
                 s.spec.version.to_string(),
                 s.spec.replicas,
             )
