@@ -13,6 +13,9 @@
 //! An `Arc<str>` would also share the text but still touch a shared counter per clone and
 //! per drop; inline ids touch nothing. The public API (`new`, `as_str`, `From`, `Borrow<str>`,
 //! `Display`, ordering by text) and the serialized form (a plain string) are unchanged.
+//!
+//! [`SlotName`] joined them in issue #10; it was a `String`. It serializes as the same
+//! string and derefs to `str`, but code that stored it in a `String` now converts.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -132,18 +135,26 @@ string_id!(
     /// A team that owns components (`payments`).
     TeamName
 );
+// A slot name was a `String` until issue #10: slot specs and weights are copied at every
+// step of a rollout (the program, the journal, the target's status, the router's table),
+// and each copy of a `String` was an allocation. It serializes as the same plain string.
 string_id!(
     /// The name of a slot (`stable`, `canary`, `blue`, `green`, `preview`).
-    ///
-    /// A slot name was a `String` until issue #10: slot specs and weights are copied at
-    /// every step of a rollout (the program, the journal, the target's status, the
-    /// router's table), and each copy of a `String` is an allocation.
     SlotName
 );
 
-/// A slot name reads as the `&str` it was before issue #10 (`&spec.slot` where a `&str` is
-/// asked for, `spec.slot.starts_with(..)`), so plugins written against the `String` keep
-/// compiling. The other ids do not deref: they never were strings.
+impl Default for SlotName {
+    /// The empty name (a `String` slot name had one; a target refuses it like any unknown slot).
+    fn default() -> Self {
+        Self(SmolStr::default())
+    }
+}
+
+/// A slot name reads as a `&str` (`&spec.slot` where a `&str` is asked for,
+/// `spec.slot.starts_with(..)`), as the `String` it was before issue #10 did. Code that
+/// needs an owned `String` (a `String`-keyed map, a `String` field) converts with
+/// `to_string()`; lookups in such maps take `spec.slot.as_str()`. The other ids do not
+/// deref: they never were strings.
 impl std::ops::Deref for SlotName {
     type Target = str;
 
@@ -158,6 +169,42 @@ impl PartialEq<String> for SlotName {
     }
 }
 
+impl PartialEq<SlotName> for str {
+    fn eq(&self, other: &SlotName) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SlotName> for &str {
+    fn eq(&self, other: &SlotName) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<SlotName> for String {
+    fn eq(&self, other: &SlotName) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for SlotName {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.as_str().as_ref()
+    }
+}
+
+impl AsRef<std::path::Path> for SlotName {
+    fn as_ref(&self) -> &std::path::Path {
+        self.as_str().as_ref()
+    }
+}
+
+impl AsRef<[u8]> for SlotName {
+    fn as_ref(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
 impl From<&String> for SlotName {
     fn from(s: &String) -> Self {
         Self::from(s.as_str())
@@ -167,5 +214,53 @@ impl From<&String> for SlotName {
 impl From<SlotName> for String {
     fn from(s: SlotName) -> Self {
         s.as_str().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::{RolloutStep, SlotSpec, SlotWeight};
+
+    #[test]
+    fn a_slot_name_is_written_and_read_as_the_string_it_was() {
+        // Journals hold slot names (programs, weights, specs): issue #10 changed the type
+        // from `String`, and the JSON, hence every record hash, must not change.
+        let name = SlotName::from("canary");
+        assert_eq!(serde_json::to_string(&name).unwrap(), r#""canary""#);
+        let long = "a-slot-name-longer-than-twenty-three-bytes";
+        let back: SlotName = serde_json::from_str(&format!("\"{long}\"")).unwrap();
+        assert_eq!(back, long);
+        assert_eq!(*long, back);
+
+        let step = RolloutStep::RemoveSlot { slot: name.clone() };
+        let json = serde_json::to_string(&step).unwrap();
+        assert_eq!(json, r#"{"remove_slot":{"slot":"canary"}}"#);
+        assert_eq!(serde_json::from_str::<RolloutStep>(&json).unwrap(), step);
+
+        let weights = RolloutStep::SetWeights(vec![SlotWeight {
+            slot: "stable".into(),
+            weight: 80,
+        }]);
+        let json = serde_json::to_string(&weights).unwrap();
+        assert_eq!(json, r#"{"set_weights":[{"slot":"stable","weight":80}]}"#);
+
+        let spec = SlotSpec::new("api", "prod", "blue", semver::Version::new(1, 2, 3), 2);
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(value["slot"], "blue");
+        assert_eq!(serde_json::from_value::<SlotSpec>(value).unwrap(), spec);
+    }
+
+    #[test]
+    fn a_slot_name_reads_as_a_str() {
+        let name = SlotName::from("stable");
+        assert!(name.starts_with("sta"));
+        assert_eq!(name, "stable".to_owned());
+        assert_eq!("stable".to_owned(), name);
+        assert_eq!("stable", name);
+        let os: &std::ffi::OsStr = name.as_ref();
+        assert_eq!(os, "stable");
+        assert_eq!(String::from(name.clone()), "stable");
+        assert_eq!(SlotName::default(), "");
     }
 }

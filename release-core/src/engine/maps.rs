@@ -14,8 +14,14 @@
 //!   group a [`SortedMap`] from step index to state; iteration and serialization give the
 //!   same order as a `BTreeMap<StepKey, StepState>`, which is what it replaced.
 //!
-//! Lookups are `O(log n)`, insertions `O(n)` for an out-of-order key; the fold appends in
-//! order, so insertion is a push in practice.
+//! Lookups are `O(log n)`, insertions `O(n)` for a key that sorts before the last one. A
+//! program's steps are journaled in index order, so a step is a push onto its group; stages
+//! and programs arrive in plan order, which is not key order (`production` sorts before
+//! `staging`), but there are few of them.
+//!
+//! They are not drop-in `BTreeMap`s: [`StepMap::iter`] yields keys by value (a group stores
+//! its program once, so there is no `StepKey` to borrow), neither has `entry`, `range` or
+//! removal by range, and [`SortedMap::get_or_default`] stands for `entry(k).or_default()`.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -61,7 +67,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        // The common case is a key at or after the end (the fold appends in order).
+        // A key at or after the end is the cheap case: the next step of a program.
         match self.entries.last() {
             None => return Err(0),
             Some((last, _)) => match last.borrow().cmp(key) {
@@ -278,7 +284,8 @@ impl StepMap {
     }
 
     fn group(&self, key: &StepKey) -> Result<usize, usize> {
-        // Most lookups are for the newest program.
+        // The group that sorts last is checked first: with one stage and one component, the
+        // common shape, it is the only group.
         if let Some((last, _)) = self.programs.last()
             && last.matches(key)
         {
@@ -332,14 +339,14 @@ impl StepMap {
         self.len == 0
     }
 
-    /// The steps in key order (the order of `StepKey`'s `Ord`). Keys are built on the way;
-    /// their ids are inline up to 23 bytes, so building one allocates nothing for them.
-    pub fn iter(&self) -> impl Iterator<Item = (StepKey, &StepState)> {
-        self.programs.iter().flat_map(|(program, steps)| {
-            steps
-                .iter()
-                .map(move |(index, state)| (program.step(*index), state))
-        })
+    /// The steps in key order (the order of `StepKey`'s `Ord`). Keys are built on the way:
+    /// ids of up to 23 bytes are inline, so building one allocates nothing, and a longer one
+    /// only increments a shared count.
+    pub fn iter(&self) -> StepIter<'_> {
+        StepIter {
+            programs: self.programs.iter(),
+            current: None,
+        }
     }
 
     /// The keys in order.
@@ -368,6 +375,38 @@ impl StepMap {
                     && !steps.is_empty()
             })
             .map(|(p, _)| &p.component)
+    }
+}
+
+impl<'a> IntoIterator for &'a StepMap {
+    type Item = (StepKey, &'a StepState);
+    type IntoIter = StepIter<'a>;
+
+    fn into_iter(self) -> StepIter<'a> {
+        self.iter()
+    }
+}
+
+/// The steps of a [`StepMap`] in key order, keys by value (from [`StepMap::iter`]).
+#[derive(Clone, Debug)]
+pub struct StepIter<'a> {
+    programs: std::slice::Iter<'a, (ProgramKey, SortedMap<u32, StepState>)>,
+    current: Option<(&'a ProgramKey, std::slice::Iter<'a, (u32, StepState)>)>,
+}
+
+impl<'a> Iterator for StepIter<'a> {
+    type Item = (StepKey, &'a StepState);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((program, steps)) = &mut self.current
+                && let Some((index, state)) = steps.next()
+            {
+                return Some((program.step(*index), state));
+            }
+            let (program, steps) = self.programs.next()?;
+            self.current = Some((program, steps.entries.iter()));
+        }
     }
 }
 
@@ -462,7 +501,7 @@ mod tests {
 
     proptest! {
         // The StepMap answers exactly what the BTreeMap it replaced answered: lookups,
-        // replaced values, length, iteration order and JSON.
+        // replaced values, length, iteration order, keys, values and `Debug`.
         #[test]
         fn step_map_behaves_as_a_btree_map(
             ops in proptest::collection::vec(
@@ -475,9 +514,19 @@ mod tests {
                 let k = key(["dev", "prod", "staging"][e as usize], attempt,
                     ["api", "db", "web"][c as usize], program, index);
                 prop_assert_eq!(m.get(&k), b.get(&k));
+                prop_assert_eq!(m.contains_key(&k), b.contains_key(&k));
                 prop_assert_eq!(m.insert(k.clone(), state(n)), b.insert(k, state(n)));
             }
             prop_assert_eq!(m.len(), b.len());
+            prop_assert_eq!(m.is_empty(), b.is_empty());
+            prop_assert_eq!(m.keys().collect::<Vec<_>>(), b.keys().cloned().collect::<Vec<_>>());
+            prop_assert_eq!(format!("{m:?}"), format!("{b:?}"));
+            let mut walked = 0;
+            for (k, v) in &m {
+                prop_assert_eq!(b.get(&k), Some(v));
+                walked += 1;
+            }
+            prop_assert_eq!(walked, b.len());
             let ours: Vec<(StepKey, StepState)> =
                 m.iter().map(|(k, v)| (k, v.clone())).collect();
             let theirs: Vec<(StepKey, StepState)> =

@@ -68,7 +68,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-pub use maps::{SortedMap, StepMap};
+pub use maps::{SortedMap, StepIter, StepMap};
 pub use state::{ReleaseState, StageState, StepState};
 pub use watch::{Measurement, evaluate_measurements};
 

@@ -1697,14 +1697,14 @@ impl Run {
         &self,
         component: &ComponentId,
         env: &EnvironmentName,
-        slot: &str,
+        slot: &crate::plugin::SlotName,
         endpoints: Vec<crate::plugin::Endpoint>,
     ) -> Result<()> {
         for (name, probe) in &self.inner.probes {
             let request = ProbeRequest::new(
                 component.clone(),
                 env.clone(),
-                crate::plugin::SlotName::from(slot),
+                slot.clone(),
                 endpoints.clone(),
             );
             let outcome = match probe.check(&request).await {
@@ -1714,7 +1714,7 @@ impl Run {
             self.append(Event::ProbeChecked {
                 environment: env.clone(),
                 component: component.clone(),
-                slot: slot.to_owned(),
+                slot: slot.to_string(),
                 probe: name.clone(),
                 outcome: outcome.clone(),
             })
