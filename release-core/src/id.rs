@@ -144,7 +144,8 @@ string_id!(
 );
 
 impl Default for SlotName {
-    /// The empty name (a `String` slot name had one; a target refuses it like any unknown slot).
+    /// The empty name, as a `String` had one (so a `#[derive(Default)]` struct holding a
+    /// slot name keeps compiling).
     fn default() -> Self {
         Self(SmolStr::default())
     }

@@ -241,11 +241,15 @@ impl ProgramKey {
         }
     }
 
-    fn matches(&self, key: &StepKey) -> bool {
-        self.environment == key.environment
-            && self.attempt == key.attempt
-            && self.component == key.component
-            && self.program == key.program
+    /// How this program sorts against the program of `key` (field by field, as `StepKey`).
+    fn cmp_key(&self, key: &StepKey) -> std::cmp::Ordering {
+        (
+            &self.environment,
+            self.attempt,
+            &self.component,
+            self.program,
+        )
+            .cmp(&(&key.environment, key.attempt, &key.component, key.program))
     }
 
     fn step(&self, index: u32) -> StepKey {
@@ -287,18 +291,11 @@ impl StepMap {
         // The group that sorts last is checked first: with one stage and one component, the
         // common shape, it is the only group.
         if let Some((last, _)) = self.programs.last()
-            && last.matches(key)
+            && last.cmp_key(key).is_eq()
         {
             return Ok(self.programs.len() - 1);
         }
-        self.programs.binary_search_by(|(p, _)| {
-            (&p.environment, p.attempt, &p.component, p.program).cmp(&(
-                &key.environment,
-                key.attempt,
-                &key.component,
-                key.program,
-            ))
-        })
+        self.programs.binary_search_by(|(p, _)| p.cmp_key(key))
     }
 
     /// The state of the step `key`.
