@@ -10,13 +10,17 @@
 //! nothing in the common case. Before, each record was its own heap allocation of a size
 //! no other allocation shared: on a heap that earlier releases had fragmented, each one was
 //! a search through glibc's bins, and thousands of long-lived records were left scattered
-//! between the holes of the engine's short-lived data (issue #10, BENCHMARKS.md). A journal
-//! is a vector of two-word handles, so a journal of a few dozen records stays below glibc's
-//! large-bin size (see [`Kept`]); it grows by a quarter of its length at a time instead of
-//! doubling, and is shrunk to its length when its release finishes (`release_finished`; a
-//! later append, such as an RCA closure, grows it again); growth stays geometric, so appends
-//! stay amortised O(1). The engine reads a journal once per run (and only the records others
-//! appended after that), so decoding is rare.
+//! between the holes of the engine's short-lived data (issue #10, BENCHMARKS.md).
+//!
+//! A journal is not a vector either: each sealed record carries, in its header, where the
+//! record before it is in the arena, and the journal's entry in the map holds only the
+//! newest record's place, number and hash (see [`Journal`]). An append reads the entry and
+//! writes it back; reading the records after `n` walks back from the newest one, so it costs
+//! what it returns. A vector per journal was one more allocation per release, made while
+//! the release ran, amid its short-lived data, and kept for the ledger's lifetime: with
+//! 10,000 releases, 10,000 small chunks pinned between the holes that data left (issue #10:
+//! every later round searched glibc's bins through those holes). The engine reads a journal
+//! once per run (and only the records others appended after that), so decoding is rare.
 //!
 //! Journals and locks are hash maps: with 10,000 releases a B-tree lookup compared ~30
 //! keys, each a string elsewhere on the heap, on every append (a cache miss apiece once the
@@ -29,40 +33,74 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use smol_str::SmolStr;
 
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::id::ReleaseId;
 
 use super::chain::{seal_into, unseal_json};
-use super::{Event, EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
+use super::{EventDraft, Fence, GENESIS, Lease, Ledger, Record, expiry};
 
-/// One record as kept: two words, so that the journal vector stays below glibc's large-bin
-/// size (1,024 bytes) for a few dozen records. Growing a vector past it asks for a large-bin
-/// chunk, and every such request first consolidates the allocator's fast bins, which on a
-/// heap many releases have been through costs a cache miss per chunk merged; the journal's
-/// growth caused half of those consolidations in `engine-scale` (issue #10).
+/// A release's journal.
+enum Journal {
+    /// Every record sealed here, chained backwards through the arena: the newest record's
+    /// place, number and hash (none yet for a journal being created). Records are numbered
+    /// 1, 2, 3… in order, so the newest number is also the length.
+    Chained(Option<Head>),
+    /// Records put in whole by [`InMemoryLedger::overwrite`] (tamper tests), then any sealed
+    /// after them, in order.
+    Listed(Vec<Kept>),
+}
+
+/// The newest record of a chained journal.
+#[derive(Clone, Copy)]
+struct Head {
+    at: Span,
+    seq: u64,
+    hash: Sha256Digest,
+}
+
+/// One record of a listed journal.
 enum Kept {
-    /// Sealed here: where its bytes are in the ledger's [`Arena`] — the record's number (8
-    /// bytes, little-endian), its hash (32 bytes), then the hashed JSON.
+    /// Sealed here: where its bytes are in the ledger's [`Arena`].
     Sealed(Span),
-    /// Put in whole by [`InMemoryLedger::overwrite`] (tamper tests): kept as given.
+    /// Put in whole by [`InMemoryLedger::overwrite`]: kept as given.
     Given(Box<Record>),
 }
 
-/// Bytes in front of a sealed record's JSON: its number and its hash.
-const SEALED_HEADER: usize = 8 + 32;
+/// Bytes in front of a sealed record's JSON: its number (8 bytes, little-endian), its hash
+/// (32 bytes) and where the record before it in a chained journal is (block, start and
+/// length, 4 bytes each; all ones for none).
+const SEALED_HEADER: usize = 8 + 32 + 12;
 
-impl Kept {
-    /// Keeps a record sealed here: its number, hash and hashed bytes go in the arena.
-    fn sealed(arena: &mut Arena, seq: u64, hash: Sha256Digest, json: &[u8]) -> Result<Self> {
-        arena
-            .put([&seq.to_le_bytes(), hash.as_bytes(), json])
-            .map(Self::Sealed)
+/// The header's "no record before this one".
+const NO_SPAN: [u8; 12] = [0xff; 12];
+
+/// A sealed record's header and hashed bytes, as read from the arena.
+struct Sealed<'a> {
+    seq: u64,
+    hash: Sha256Digest,
+    before: Option<Span>,
+    json: &'a [u8],
+}
+
+impl<'a> Sealed<'a> {
+    /// Puts a record sealed here in the arena: its number, hash, the place of the record
+    /// before it and its hashed bytes.
+    fn put(
+        arena: &mut Arena,
+        seq: u64,
+        hash: Sha256Digest,
+        before: Option<Span>,
+        json: &[u8],
+    ) -> Result<Span> {
+        let before = before.map_or(NO_SPAN, Span::to_bytes);
+        arena.put([&seq.to_le_bytes(), hash.as_bytes(), &before, json])
     }
 
-    /// A sealed record's number, hash and hashed bytes.
-    fn parts(bytes: &[u8]) -> Result<(u64, Sha256Digest, &[u8])> {
+    /// Reads one back.
+    fn read(bytes: &'a [u8]) -> Result<Self> {
         let broken = || Error::Codec {
             what: "a record kept by the in-memory ledger".to_owned(),
             message: format!(
@@ -71,28 +109,85 @@ impl Kept {
             ),
         };
         let (seq, rest) = bytes.split_first_chunk::<8>().ok_or_else(broken)?;
-        let (hash, json) = rest.split_first_chunk::<32>().ok_or_else(broken)?;
-        Ok((
-            u64::from_le_bytes(*seq),
-            Sha256Digest::from_bytes(*hash),
+        let (hash, rest) = rest.split_first_chunk::<32>().ok_or_else(broken)?;
+        let (before, json) = rest.split_first_chunk::<12>().ok_or_else(broken)?;
+        Ok(Self {
+            seq: u64::from_le_bytes(*seq),
+            hash: Sha256Digest::from_bytes(*hash),
+            before: (*before != NO_SPAN).then(|| Span::from_bytes(before)),
             json,
-        ))
+        })
     }
 
+    fn record(&self) -> Result<Record> {
+        unseal_json(self.json, self.hash)
+    }
+}
+
+impl Kept {
     fn seq_and_hash(&self, arena: &Arena) -> Result<(u64, Sha256Digest)> {
         match self {
-            Self::Sealed(span) => Self::parts(arena.get(*span)?).map(|(seq, hash, _)| (seq, hash)),
+            Self::Sealed(span) => Sealed::read(arena.get(*span)?).map(|r| (r.seq, r.hash)),
             Self::Given(r) => Ok((r.seq, r.hash)),
         }
     }
 
     fn record(&self, arena: &Arena) -> Result<Record> {
         match self {
-            Self::Sealed(span) => {
-                let (_, hash, json) = Self::parts(arena.get(*span)?)?;
-                unseal_json(json, hash)
-            }
+            Self::Sealed(span) => Sealed::read(arena.get(*span)?)?.record(),
             Self::Given(r) => Ok((**r).clone()),
+        }
+    }
+}
+
+impl Journal {
+    /// The newest record's number and hash; `None` for an empty journal.
+    fn head(&self, arena: &Arena) -> Result<Option<(u64, Sha256Digest)>> {
+        match self {
+            Self::Chained(head) => Ok(head.map(|h| (h.seq, h.hash))),
+            Self::Listed(kept) => kept.last().map(|k| k.seq_and_hash(arena)).transpose(),
+        }
+    }
+
+    /// The records numbered above `after`, in order.
+    fn records(&self, arena: &Arena, after: u64) -> Result<Vec<Record>> {
+        match self {
+            Self::Chained(None) => Ok(Vec::new()),
+            Self::Chained(Some(head)) => {
+                if head.seq <= after {
+                    return Ok(Vec::new());
+                }
+                // Walks back from the newest record to the first one asked for, checking
+                // that each is numbered one below the one after it (so a damaged chain is an
+                // error, never a loop), then decodes them oldest first.
+                let wanted = usize::try_from(head.seq - after).unwrap_or(usize::MAX);
+                let mut chain: Vec<Sealed<'_>> = Vec::with_capacity(wanted.min(1 << 16));
+                let mut at = Some(head.at);
+                let mut expected = head.seq;
+                while expected > after {
+                    let broken = |what: &str| Error::Codec {
+                        what: "a journal kept by the in-memory ledger".to_owned(),
+                        message: format!("record {expected} {what}"),
+                    };
+                    let span = at.ok_or_else(|| broken("is missing from its chain"))?;
+                    let record = Sealed::read(arena.get(span)?)?;
+                    if record.seq != expected {
+                        return Err(broken(&format!("is numbered {}", record.seq)));
+                    }
+                    at = record.before;
+                    chain.push(record);
+                    expected -= 1;
+                }
+                chain.iter().rev().map(Sealed::record).collect()
+            }
+            Self::Listed(kept) => {
+                let from = usize::try_from(after).unwrap_or(usize::MAX).min(kept.len());
+                kept.get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|k| k.record(arena))
+                    .collect()
+            }
         }
     }
 }
@@ -104,11 +199,34 @@ impl Kept {
 const BLOCK: usize = 1 << 20;
 
 /// Where a sealed record's bytes are in the [`Arena`].
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
     block: u32,
     start: u32,
     len: u32,
+}
+
+impl Span {
+    fn to_bytes(self) -> [u8; 12] {
+        let mut out = [0; 12];
+        out[..4].copy_from_slice(&self.block.to_le_bytes());
+        out[4..8].copy_from_slice(&self.start.to_le_bytes());
+        out[8..].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    fn from_bytes(bytes: &[u8; 12]) -> Self {
+        let word = |i: usize| {
+            let mut w = [0; 4];
+            w.copy_from_slice(&bytes[i..i + 4]);
+            u32::from_le_bytes(w)
+        };
+        Self {
+            block: word(0),
+            start: word(4),
+            len: word(8),
+        }
+    }
 }
 
 /// The bytes of every sealed record, appended to large blocks that are never moved or
@@ -183,9 +301,11 @@ const SCRATCH_KEPT: usize = 64 << 10;
 
 #[derive(Default)]
 struct State {
-    journals: HashMap<ReleaseId, Vec<Kept>>,
-    /// lock → (current lease, last token issued)
-    locks: HashMap<String, (Option<Lease>, u64)>,
+    journals: HashMap<ReleaseId, Journal>,
+    /// lock → (current lease, last token issued). The key is an inline string: a lock's
+    /// entry outlives its lease (the last token must), and a `String` key would be a small
+    /// allocation made amid a release's short-lived data and left there for good.
+    locks: HashMap<SmolStr, (Option<Lease>, u64)>,
     /// The buffer records are sealed into, reused by every append.
     scratch: Vec<u8>,
     /// The sealed records' bytes.
@@ -226,12 +346,17 @@ impl InMemoryLedger {
             .into_iter()
             .map(|r| Kept::Given(Box::new(r)))
             .collect();
-        self.lock().journals.insert(release.clone(), kept);
+        self.lock()
+            .journals
+            .insert(release.clone(), Journal::Listed(kept));
     }
 }
 
 fn check_fence(state: &State, fence: &Fence) -> Result<()> {
-    let current = state.locks.get(&fence.lock).map_or(0, |(_, last)| *last);
+    let current = state
+        .locks
+        .get(fence.lock.as_str())
+        .map_or(0, |(_, last)| *last);
     if fence.token != current {
         return Err(Error::StaleFence {
             lock: fence.lock.clone(),
@@ -257,43 +382,49 @@ impl Ledger for InMemoryLedger {
         } = &mut *state;
         let journal = match journals.get_mut(&draft.release) {
             Some(journal) => journal,
-            None => journals.entry(draft.release.clone()).or_default(),
+            None => journals
+                .entry(draft.release.clone())
+                .or_insert(Journal::Chained(None)),
         };
-        let (seq, prev) = match journal.last() {
-            Some(kept) => {
-                let (seq, hash) = kept.seq_and_hash(arena)?;
-                (seq + 1, hash)
-            }
+        let (seq, prev) = match journal.head(arena)? {
+            Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS),
         };
-        let sealed = seal_into(draft, seq, prev, scratch)
-            .and_then(|record| Ok((Kept::sealed(arena, seq, record.hash, scratch)?, record)));
+        let before = match journal {
+            Journal::Chained(head) => head.map(|h| h.at),
+            Journal::Listed(_) => None,
+        };
+        let sealed = seal_into(draft, seq, prev, scratch).and_then(|record| {
+            Ok((
+                Sealed::put(arena, seq, record.hash, before, scratch)?,
+                record,
+            ))
+        });
         if scratch.capacity() > SCRATCH_KEPT {
             *scratch = Vec::new();
         }
-        let (kept, record) = sealed?;
-        if journal.len() == journal.capacity() {
-            journal.reserve_exact((journal.len() / 4).max(8));
-        }
-        journal.push(kept);
-        if matches!(record.event, Event::ReleaseFinished { .. }) {
-            journal.shrink_to_fit();
+        // Nothing is changed before this point: a record that fails to seal leaves the
+        // journal as it was.
+        let (at, record) = sealed?;
+        match journal {
+            Journal::Chained(head) => {
+                *head = Some(Head {
+                    at,
+                    seq,
+                    hash: record.hash,
+                });
+            }
+            Journal::Listed(kept) => kept.push(Kept::Sealed(at)),
         }
         Ok(record)
     }
 
     async fn events(&self, release: &ReleaseId, after: u64) -> Result<Vec<Record>> {
         let state = self.lock();
-        Ok(state
-            .journals
-            .get(release)
-            // Records are numbered 1, 2, 3… in order, so `after` is also an index.
-            .map(|j| {
-                let from = usize::try_from(after).unwrap_or(usize::MAX).min(j.len());
-                j[from..].iter().map(|k| k.record(&state.arena)).collect()
-            })
-            .transpose()?
-            .unwrap_or_default())
+        match state.journals.get(release) {
+            Some(journal) => journal.records(&state.arena, after),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn releases(&self) -> Result<Vec<ReleaseId>> {
@@ -313,7 +444,7 @@ impl Ledger for InMemoryLedger {
         let mut state = self.lock();
         let entry = match state.locks.get_mut(lock) {
             Some(entry) => entry,
-            None => state.locks.entry(lock.to_owned()).or_insert((None, 0)),
+            None => state.locks.entry(SmolStr::new(lock)).or_insert((None, 0)),
         };
         if let Some(current) = &entry.0
             && current.expires_at > now
@@ -346,9 +477,12 @@ impl Ledger for InMemoryLedger {
     async fn renew(&self, lease: &Lease, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
         let expires_at = expiry(now, ttl)?;
         let mut state = self.lock();
-        let entry = match state.locks.get_mut(&lease.lock) {
+        let entry = match state.locks.get_mut(lease.lock.as_str()) {
             Some(entry) => entry,
-            None => state.locks.entry(lease.lock.clone()).or_insert((None, 0)),
+            None => state
+                .locks
+                .entry(SmolStr::new(&lease.lock))
+                .or_insert((None, 0)),
         };
         match &mut entry.0 {
             Some(current)
@@ -370,7 +504,7 @@ impl Ledger for InMemoryLedger {
 
     async fn release(&self, lease: &Lease) -> Result<()> {
         let mut state = self.lock();
-        if let Some(entry) = state.locks.get_mut(&lease.lock)
+        if let Some(entry) = state.locks.get_mut(lease.lock.as_str())
             && entry.0.as_ref().is_some_and(|c| c.token == lease.token)
         {
             entry.0 = None;
@@ -382,30 +516,28 @@ impl Ledger for InMemoryLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Event;
 
     #[test]
-    fn a_journal_of_sixty_records_stays_below_the_large_bin_size() {
-        // Two words per record (issue #10: see `Kept`).
-        assert_eq!(std::mem::size_of::<Kept>(), 16);
-        assert!(60 * std::mem::size_of::<Kept>() < 1024);
-    }
-
-    #[test]
-    fn sealed_records_share_blocks_and_keep_their_number_and_hash() {
+    fn sealed_records_share_blocks_and_keep_their_number_hash_and_predecessor() {
         let mut arena = Arena::default();
         let hash = Sha256Digest::of(b"x");
-        let a = Kept::sealed(&mut arena, 7, hash, b"{}").unwrap();
-        let b = Kept::sealed(&mut arena, 8, hash, b"[1]").unwrap();
-        assert_eq!(a.seq_and_hash(&arena).unwrap(), (7, hash));
-        assert_eq!(b.seq_and_hash(&arena).unwrap(), (8, hash));
-        let (Kept::Sealed(sa), Kept::Sealed(sb)) = (&a, &b) else {
-            panic!("sealed")
-        };
+        let sa = Sealed::put(&mut arena, 7, hash, None, b"{}").unwrap();
+        let sb = Sealed::put(&mut arena, 8, hash, Some(sa), b"[1]").unwrap();
+        let a = Sealed::read(arena.get(sa).unwrap()).unwrap();
+        let b = Sealed::read(arena.get(sb).unwrap()).unwrap();
+        assert_eq!(
+            (a.seq, a.hash, a.before, a.json),
+            (7, hash, None, &b"{}"[..])
+        );
+        assert_eq!(
+            (b.seq, b.hash, b.before, b.json),
+            (8, hash, Some(sa), &b"[1]"[..])
+        );
         assert_eq!((sa.block, sb.block), (0, 0));
         assert_eq!(sb.start as usize, SEALED_HEADER + 2);
-        assert_eq!(Kept::parts(arena.get(*sb).unwrap()).unwrap().2, b"[1]");
         // A header cut short, or a span outside the arena, is an error, not a panic.
-        assert!(Kept::parts(&arena.get(*sa).unwrap()[..SEALED_HEADER - 1]).is_err());
+        assert!(Sealed::read(&arena.get(sa).unwrap()[..SEALED_HEADER - 1]).is_err());
         assert!(
             arena
                 .get(Span {
@@ -470,6 +602,88 @@ mod tests {
             .unwrap();
         assert_eq!((next.seq, next.prev), (4, records[2].hash));
         super::super::verify_chain(&ledger.events(&id, 0).await.unwrap()).unwrap();
+    }
+
+    // covers M8.6: a journal is read back through its chain from any point, and a chain
+    // that loops or skips a number is an error, not a hang or a panic.
+    #[tokio::test]
+    async fn a_chained_journal_reads_from_any_point_and_refuses_a_damaged_chain() {
+        let ledger = InMemoryLedger::new();
+        let id = ReleaseId::from("shop-1.0.0");
+        let other = ReleaseId::from("shop-1.1.0");
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let paused = |reason: &str| Event::Paused {
+            environment: None,
+            reason: reason.to_owned(),
+        };
+        for i in 0..10 {
+            // Two journals interleaved in the arena, as concurrent releases write them.
+            for release in [&id, &other] {
+                ledger
+                    .append(
+                        EventDraft::new(
+                            release.clone(),
+                            at,
+                            "ops",
+                            vec![],
+                            paused(&format!("{i}")),
+                        ),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        for after in [0, 1, 5, 9, 10, 11, u64::MAX] {
+            let records = ledger.events(&id, after).await.unwrap();
+            let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+            let expected: Vec<u64> = (after.saturating_add(1)..=10).collect();
+            assert_eq!(seqs, expected, "after {after}");
+            assert!(records.iter().all(|r| r.release == id));
+        }
+        super::super::verify_chain(&ledger.events(&other, 0).await.unwrap()).unwrap();
+        assert!(
+            ledger
+                .events(&ReleaseId::from("none"), 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A head whose number disagrees with its record, then a chain that ends early.
+        let (head, tail) = {
+            let mut state = ledger.lock();
+            let head = match state.journals.get(&id) {
+                Some(Journal::Chained(Some(head))) => *head,
+                _ => panic!("a chained journal"),
+            };
+            let bytes = Sealed::read(state.arena.get(head.at).unwrap())
+                .unwrap()
+                .json
+                .to_vec();
+            let first = Sealed::put(&mut state.arena, 11, head.hash, None, &bytes).unwrap();
+            let tail = Sealed::put(&mut state.arena, 12, head.hash, Some(first), &bytes).unwrap();
+            (head, tail)
+        };
+        let point = |seq| {
+            ledger.lock().journals.insert(
+                id.clone(),
+                Journal::Chained(Some(Head {
+                    at: tail,
+                    seq,
+                    hash: head.hash,
+                })),
+            );
+        };
+        point(13);
+        let err = ledger.events(&id, 0).await.unwrap_err();
+        assert!(
+            err.to_string().contains("record 13 is numbered 12"),
+            "{err}"
+        );
+        point(12);
+        let err = ledger.events(&id, 0).await.unwrap_err();
+        assert!(err.to_string().contains("record 10 is missing"), "{err}");
     }
 
     #[test]

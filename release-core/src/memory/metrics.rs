@@ -13,6 +13,7 @@ use crate::plugin::{
     SlotName,
 };
 
+use super::history::History;
 use super::lock;
 
 /// Which scopes a scripted value applies to; an unset field matches anything.
@@ -97,7 +98,7 @@ type MetricFn = dyn Fn(&MetricQuery) -> Option<f64> + Send + Sync;
 #[derive(Default)]
 struct State {
     rules: Vec<(String, ScopeMatcher, Script)>,
-    queries: Vec<MetricQuery>,
+    queries: History<MetricQuery>,
 }
 
 /// A [`MetricsSource`] whose answers are scripted.
@@ -110,6 +111,10 @@ struct State {
 /// A constant answers an instant query with one sample at `end`, and a range query with one
 /// sample per `step` from `start` to `end`. A timed series answers with its points inside
 /// `[start, end]`, or for an instant query the latest point at or before `end`.
+///
+/// The queries received are kept for [`InMemoryMetrics::queries`], the last
+/// [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT) of them unless
+/// [`InMemoryMetrics::with_history_limit`] says otherwise.
 #[derive(Default)]
 pub struct InMemoryMetrics {
     state: Mutex<State>,
@@ -134,6 +139,13 @@ impl InMemoryMetrics {
         f: impl Fn(&MetricQuery) -> Option<f64> + Send + Sync + 'static,
     ) -> Self {
         self.fallback = Some(Arc::new(f));
+        self
+    }
+
+    /// Keeps the last `limit` queries for [`queries`](Self::queries) (0 keeps none; the
+    /// default is [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT)).
+    pub fn with_history_limit(self, limit: usize) -> Self {
+        lock(&self.state).queries.set_limit(limit);
         self
     }
 
@@ -165,9 +177,9 @@ impl InMemoryMetrics {
         lock(&self.state).rules.clear();
     }
 
-    /// Every query received, in order.
+    /// The kept queries received, in order (the last ones, up to the history limit).
     pub fn queries(&self) -> Vec<MetricQuery> {
-        lock(&self.state).queries.clone()
+        lock(&self.state).queries.to_vec()
     }
 }
 
@@ -217,7 +229,7 @@ impl MetricsSource for InMemoryMetrics {
     async fn query(&self, query: &MetricQuery) -> Result<Series> {
         let script = {
             let mut state = lock(&self.state);
-            state.queries.push(query.clone());
+            state.queries.record(|| query.clone());
             state
                 .rules
                 .iter()
@@ -239,11 +251,13 @@ impl MetricsSource for InMemoryMetrics {
 #[derive(Default)]
 struct ProbeState {
     rules: Vec<(ScopeMatcher, ProbeOutcome)>,
-    checks: Vec<ProbeRequest>,
+    checks: History<ProbeRequest>,
 }
 
 /// A [`Probe`] that reports healthy unless told otherwise for a scope; the latest matching
-/// rule wins.
+/// rule wins. The checks received are kept for [`InMemoryProbe::checks`], the last
+/// [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT) of them unless
+/// [`InMemoryProbe::with_history_limit`] says otherwise.
 #[derive(Default)]
 pub struct InMemoryProbe {
     state: Mutex<ProbeState>,
@@ -261,6 +275,13 @@ impl InMemoryProbe {
         Self::default()
     }
 
+    /// Keeps the last `limit` checks for [`checks`](Self::checks) (0 keeps none; the
+    /// default is [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT)).
+    pub fn with_history_limit(self, limit: usize) -> Self {
+        lock(&self.state).checks.set_limit(limit);
+        self
+    }
+
     /// Slots matching `scope` are unhealthy with `message`.
     pub fn set_unhealthy(&self, scope: ScopeMatcher, message: impl Into<String>) {
         lock(&self.state)
@@ -275,9 +296,9 @@ impl InMemoryProbe {
             .push((scope, ProbeOutcome::healthy("healthy")));
     }
 
-    /// Every check received, in order.
+    /// The kept checks received, in order (the last ones, up to the history limit).
     pub fn checks(&self) -> Vec<ProbeRequest> {
-        lock(&self.state).checks.clone()
+        lock(&self.state).checks.to_vec()
     }
 }
 
@@ -285,7 +306,7 @@ impl InMemoryProbe {
 impl Probe for InMemoryProbe {
     async fn check(&self, request: &ProbeRequest) -> Result<ProbeOutcome> {
         let mut state = lock(&self.state);
-        state.checks.push(request.clone());
+        state.checks.record(|| request.clone());
         Ok(state
             .rules
             .iter()
@@ -384,5 +405,32 @@ mod tests {
         p.set_healthy(ScopeMatcher::any());
         assert!(p.check(&req("canary")).await.unwrap().healthy);
         assert_eq!(p.checks().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn query_and_check_logs_keep_the_last_ones_up_to_the_limit() {
+        let m = InMemoryMetrics::new().with_history_limit(2);
+        m.set("error_ratio", ScopeMatcher::any(), 0.01);
+        for secs in 0..3 {
+            let q = MetricQuery::instant(
+                "error_ratio",
+                scope(None),
+                t0() + chrono::Duration::seconds(secs),
+            );
+            assert_eq!(m.query(&q).await.unwrap().last(), Some(0.01));
+        }
+        let ends: Vec<_> = m.queries().into_iter().map(|q| q.end).collect();
+        assert_eq!(
+            ends,
+            [
+                t0() + chrono::Duration::seconds(1),
+                t0() + chrono::Duration::seconds(2)
+            ]
+        );
+
+        let p = InMemoryProbe::new().with_history_limit(0);
+        let req = ProbeRequest::new("web".into(), "prod".into(), "canary".into(), vec![]);
+        assert!(p.check(&req).await.unwrap().healthy);
+        assert!(p.checks().is_empty());
     }
 }

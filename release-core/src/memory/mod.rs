@@ -11,17 +11,23 @@
 //! - Every plugin is deterministic: state lives in `BTreeMap`s, histories are in call order,
 //!   and nothing reads the system clock.
 //! - Each keeps a history of the calls that changed something, so a test asserts outcomes
-//!   ("no mixed versions", "traffic went back first") rather than call counts.
+//!   ("no mixed versions", "traffic went back first") rather than call counts. A history
+//!   keeps the last [`DEFAULT_HISTORY_LIMIT`] entries unless the plugin is built with
+//!   another limit (`with_history_limit`), so a process that runs releases for months does
+//!   not keep every call it ever received.
 //! - Their internal mutexes are never held across an `.await`, and a poisoned mutex is
 //!   recovered: every update is a whole-value insert, so state is never half-written.
 
 mod artifact;
+mod few;
+mod history;
 mod metrics;
 mod notifier;
 mod router;
 mod target;
 
 pub use artifact::InMemoryArtifactStore;
+pub use history::DEFAULT_HISTORY_LIMIT;
 pub use metrics::{InMemoryMetrics, InMemoryProbe, ScopeMatcher};
 pub use notifier::RecordingNotifier;
 pub use router::{InMemoryRouter, WeightChange};

@@ -11,6 +11,8 @@ use crate::plugin::{
     ApplyRequest, DeploymentTarget, Endpoint, SlotName, SlotSpec, SlotStatus, TargetCapabilities,
 };
 
+use super::few::Few;
+use super::history::History;
 use super::lock;
 
 const PLUGIN: &str = "memory-target";
@@ -61,8 +63,8 @@ impl TargetChange {
     }
 }
 
-/// The slots of one component in one environment, by slot name.
-type Slots = BTreeMap<SlotName, Slot>;
+/// The slots of one component in one environment, by slot name: inline (see `few.rs`).
+type Slots = Few<SlotName, Slot>;
 
 struct Slot {
     spec: SlotSpec,
@@ -70,55 +72,57 @@ struct Slot {
     pending_observes: u32,
 }
 
-/// Slots indexed environment → component → slot name, so that `observe`, `apply` and the
-/// other lookups by (environment, component) are two map lookups, not a scan of every slot
-/// the target holds (one target shared by 10,000 applications). Environments are hashed
-/// (nothing lists slots across environments, and a B-tree of 10,000 environment names costs
-/// a cache miss per compared key); inside one, components and slots are sorted, as
-/// `observe` and `versions` report them.
+/// Slots indexed by (environment, component), then slot name, so that `observe`, `apply`
+/// and the other lookups by (environment, component) are one hash lookup, not a scan of
+/// every slot the target holds (one target shared by 10,000 applications). The pair is
+/// hashed (nothing lists slots across components but [`InMemoryTarget::versions`], a test
+/// helper that scans), and a component's slots are sorted inline, as `observe` reports them:
+/// nested maps cost two small allocations per application, made while its first release ran
+/// and kept for good (issue #10, `few.rs`).
 #[derive(Default)]
 struct State {
-    slots: HashMap<EnvironmentName, BTreeMap<ComponentId, Slots>>,
-    history: Vec<TargetChange>,
-    noop_applies: Vec<SlotSpec>,
+    slots: HashMap<(EnvironmentName, ComponentId), Slots>,
+    history: History<TargetChange>,
+    noop_applies: History<SlotSpec>,
 }
 
 impl State {
-    fn slots(&self, environment: &str, component: &str) -> Option<&Slots> {
-        self.slots.get(environment)?.get(component)
+    fn slots(&self, environment: &EnvironmentName, component: &ComponentId) -> Option<&Slots> {
+        self.slots.get(&(environment.clone(), component.clone()))
     }
 
-    fn slots_mut(&mut self, environment: &str, component: &str) -> Option<&mut Slots> {
-        self.slots.get_mut(environment)?.get_mut(component)
+    fn slots_mut(
+        &mut self,
+        environment: &EnvironmentName,
+        component: &ComponentId,
+    ) -> Option<&mut Slots> {
+        self.slots
+            .get_mut(&(environment.clone(), component.clone()))
     }
 
     fn slot(&self, spec: &SlotSpec) -> Option<&Slot> {
-        self.slots(spec.environment.as_str(), spec.component.as_str())?
+        self.slots(&spec.environment, &spec.component)?
             .get(&spec.slot)
     }
 
     fn insert(&mut self, slot: Slot) -> Option<Slot> {
         let spec = &slot.spec;
-        let components = match self.slots.get_mut(spec.environment.as_str()) {
-            Some(components) => components,
-            None => self.slots.entry(spec.environment.clone()).or_default(),
-        };
-        let slots = match components.get_mut(spec.component.as_str()) {
-            Some(slots) => slots,
-            None => components.entry(spec.component.clone()).or_default(),
-        };
-        slots.insert(spec.slot.clone(), slot)
+        let key = (spec.environment.clone(), spec.component.clone());
+        let name = spec.slot.clone();
+        self.slots.entry(key).or_default().insert(name, slot)
     }
 
-    fn remove(&mut self, environment: &str, component: &str, slot: &str) -> Option<Slot> {
-        let components = self.slots.get_mut(environment)?;
-        let slots = components.get_mut(component)?;
+    fn remove(
+        &mut self,
+        environment: &EnvironmentName,
+        component: &ComponentId,
+        slot: &str,
+    ) -> Option<Slot> {
+        let key = (environment.clone(), component.clone());
+        let slots = self.slots.get_mut(&key)?;
         let removed = slots.remove(slot)?;
         if slots.is_empty() {
-            components.remove(component);
-            if components.is_empty() {
-                self.slots.remove(environment);
-            }
+            self.slots.remove(&key);
         }
         Some(removed)
     }
@@ -129,7 +133,9 @@ impl State {
 /// `apply` is idempotent (an identical spec changes nothing and is recorded in
 /// [`InMemoryTarget::noop_applies`], not in [`InMemoryTarget::history`]), slots converge
 /// immediately unless [`InMemoryTarget::with_convergence`] says otherwise, and each slot
-/// serves on `mem://<env>/<component>/<slot>`.
+/// serves on `mem://<env>/<component>/<slot>`. Both logs keep their last
+/// [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT) entries unless
+/// [`InMemoryTarget::with_history_limit`] says otherwise.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -189,14 +195,33 @@ impl InMemoryTarget {
         self
     }
 
-    /// Every state-changing apply and remove, in call order.
-    pub fn history(&self) -> Vec<TargetChange> {
-        lock(&self.state).history.clone()
+    /// Keeps the last `limit` entries in [`history`](Self::history) and in
+    /// [`noop_applies`](Self::noop_applies) each (0 keeps none; the default is
+    /// [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT)).
+    pub fn with_history_limit(self, limit: usize) -> Self {
+        {
+            let mut state = lock(&self.state);
+            state.history.set_limit(limit);
+            state.noop_applies.set_limit(limit);
+        }
+        self
     }
 
-    /// Applies that changed nothing because the slot already ran the identical spec.
+    /// The kept state-changing applies and removes, in call order (the last ones, up to the
+    /// history limit).
+    pub fn history(&self) -> Vec<TargetChange> {
+        lock(&self.state).history.to_vec()
+    }
+
+    /// Changes no longer in [`history`](Self::history) (older than the kept ones).
+    pub fn history_dropped(&self) -> u64 {
+        lock(&self.state).history.dropped()
+    }
+
+    /// The kept applies that changed nothing because the slot already ran the identical
+    /// spec, in call order.
     pub fn noop_applies(&self) -> Vec<SlotSpec> {
-        lock(&self.state).noop_applies.clone()
+        lock(&self.state).noop_applies.to_vec()
     }
 
     /// The slots of a component in an environment, sorted by slot name, as `observe` would
@@ -204,7 +229,7 @@ impl InMemoryTarget {
     pub fn running(&self, environment: &str, component: &str) -> Vec<SlotStatus> {
         let state = lock(&self.state);
         state
-            .slots(environment, component)
+            .slots(&environment.into(), &component.into())
             .map(|slots| slots.values().map(|slot| self.status(slot)).collect())
             .unwrap_or_default()
     }
@@ -214,7 +239,11 @@ impl InMemoryTarget {
     pub fn versions(&self, environment: &str) -> BTreeMap<ComponentId, BTreeSet<semver::Version>> {
         let state = lock(&self.state);
         let mut out: BTreeMap<ComponentId, BTreeSet<semver::Version>> = BTreeMap::new();
-        for (c, slots) in state.slots.get(environment).into_iter().flatten() {
+        let in_environment = state
+            .slots
+            .iter()
+            .filter(|((env, _), _)| env.as_str() == environment);
+        for ((_, c), slots) in in_environment {
             for slot in slots.values().filter(|slot| slot.spec.replicas > 0) {
                 out.entry(c.clone())
                     .or_default()
@@ -249,8 +278,8 @@ impl InMemoryTarget {
         }
         if !self.capabilities.multiple_slots {
             let other = state
-                .slots(spec.environment.as_str(), spec.component.as_str())
-                .and_then(|slots| slots.keys().find(|s| **s != spec.slot));
+                .slots(&spec.environment, &spec.component)
+                .and_then(|slots| slots.iter().map(|(s, _)| s).find(|s| **s != spec.slot));
             if let Some(other) = other {
                 return Err(Error::permanent(
                     PLUGIN,
@@ -297,7 +326,7 @@ impl DeploymentTarget for InMemoryTarget {
             && slot.spec == *spec
         {
             let status = self.status(slot);
-            state.noop_applies.push(spec.clone());
+            state.noop_applies.record(|| spec.clone());
             return Ok(status);
         }
         self.check_capabilities(&state, spec)?;
@@ -311,7 +340,7 @@ impl DeploymentTarget for InMemoryTarget {
         };
         let status = self.status(&slot);
         let previous = state.insert(slot).map(|s| s.spec);
-        state.history.push(TargetChange::Apply {
+        state.history.record(|| TargetChange::Apply {
             spec: spec.clone(),
             previous,
         });
@@ -325,7 +354,7 @@ impl DeploymentTarget for InMemoryTarget {
     ) -> Result<Vec<SlotStatus>> {
         let mut state = lock(&self.state);
         let mut out = Vec::new();
-        if let Some(slots) = state.slots_mut(environment.as_str(), component.as_str()) {
+        if let Some(slots) = state.slots_mut(environment, component) {
             // At its exact size (a status is ~250 bytes: growing from 4 of them asked for
             // 1,024 bytes, a large-bin request, for two slots; issue #10).
             out.reserve_exact(slots.len());
@@ -352,7 +381,7 @@ impl DeploymentTarget for InMemoryTarget {
             ));
         }
         let mut state = lock(&self.state);
-        if let Some(removed) = state.remove(environment.as_str(), component.as_str(), slot) {
+        if let Some(removed) = state.remove(environment, component, slot) {
             state
                 .history
                 .push(TargetChange::Remove { spec: removed.spec });
@@ -491,5 +520,64 @@ mod tests {
                 .is_err()
         );
         assert_eq!(t.history().len(), 1);
+    }
+
+    // Both logs keep the last entries up to the limit; the slots themselves are not
+    // affected by it.
+    #[tokio::test]
+    async fn logs_keep_the_last_entries_up_to_the_limit() {
+        let t = InMemoryTarget::new().with_history_limit(1);
+        for version in 1..=3 {
+            let s = spec("web", "prod", "stable", version, 2);
+            apply(&t, &s).await.unwrap();
+            apply(&t, &s).await.unwrap();
+        }
+        assert_eq!(
+            t.history(),
+            vec![TargetChange::Apply {
+                spec: spec("web", "prod", "stable", 3, 2),
+                previous: Some(spec("web", "prod", "stable", 2, 2)),
+            }]
+        );
+        assert_eq!(t.history_dropped(), 2);
+        assert_eq!(t.noop_applies(), vec![spec("web", "prod", "stable", 3, 2)]);
+        assert_eq!(
+            t.running("prod", "web")[0].spec.version,
+            Version::new(3, 0, 0)
+        );
+
+        let none = InMemoryTarget::new().with_history_limit(0);
+        apply(&none, &spec("web", "prod", "stable", 1, 2))
+            .await
+            .unwrap();
+        assert!(none.history().is_empty());
+        assert_eq!(none.history_dropped(), 1);
+        assert_eq!(none.running("prod", "web").len(), 1);
+    }
+
+    // A component with more than two slots (an experiment) is observed sorted, and back to
+    // one slot after removals; removing its last slot forgets the component.
+    #[tokio::test]
+    async fn more_than_two_slots_stay_sorted_through_removals() {
+        let t = InMemoryTarget::new();
+        for slot in ["stable", "canary", "baseline", "preview"] {
+            apply(&t, &spec("web", "prod", slot, 1, 1)).await.unwrap();
+        }
+        let names = |t: &InMemoryTarget| {
+            t.running("prod", "web")
+                .into_iter()
+                .map(|s| s.spec.slot.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&t), ["baseline", "canary", "preview", "stable"]);
+        for slot in ["canary", "preview", "baseline"] {
+            t.remove(&"web".into(), &"prod".into(), slot).await.unwrap();
+        }
+        assert_eq!(names(&t), ["stable"]);
+        t.remove(&"web".into(), &"prod".into(), "stable")
+            .await
+            .unwrap();
+        assert!(names(&t).is_empty());
+        assert!(t.versions("prod").is_empty());
     }
 }
