@@ -110,7 +110,8 @@ impl Rig {
     fn new() -> Self {
         Self {
             ledger: Arc::new(InMemoryLedger::new()),
-            target: Arc::new(InMemoryTarget::new()),
+            // Every change kept: the tests replay the history from an index.
+            target: Arc::new(InMemoryTarget::new().with_history_limit(usize::MAX)),
             metrics: Arc::new(InMemoryMetrics::new()),
             probe: Arc::new(InMemoryProbe::new()),
         }

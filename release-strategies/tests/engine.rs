@@ -95,12 +95,16 @@ impl Rig {
     }
 
     fn with_notifier(strategy: &str, router: bool, notifier: Option<Arc<dyn Notifier>>) -> Self {
-        let memory =
-            Arc::new(InMemoryTarget::new().with_convergence(Convergence::AfterObserves(1)));
+        // Every change kept: the tests replay the history from an index.
+        let memory = Arc::new(
+            InMemoryTarget::new()
+                .with_convergence(Convergence::AfterObserves(1))
+                .with_history_limit(usize::MAX),
+        );
         let faulty = Arc::new(FaultyTarget::new(
             memory.clone() as Arc<dyn DeploymentTarget>
         ));
-        let router = router.then(|| Arc::new(InMemoryRouter::new()));
+        let router = router.then(|| Arc::new(InMemoryRouter::new().with_history_limit(usize::MAX)));
         let metrics = Arc::new(InMemoryMetrics::new());
         metrics.set("error_ratio", ScopeMatcher::any(), 0.01);
         metrics.set("smoke_errors", ScopeMatcher::any(), 0.0);

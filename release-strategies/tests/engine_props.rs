@@ -53,11 +53,16 @@ struct Run {
 }
 
 fn rig(router: bool) -> Run {
-    let target = Arc::new(InMemoryTarget::new().with_convergence(Convergence::AfterObserves(1)));
+    // Every change kept: the properties replay the history from an index.
+    let target = Arc::new(
+        InMemoryTarget::new()
+            .with_convergence(Convergence::AfterObserves(1))
+            .with_history_limit(usize::MAX),
+    );
     let faulty = Arc::new(FaultyTarget::new(
         target.clone() as Arc<dyn DeploymentTarget>
     ));
-    let memory_router = Arc::new(InMemoryRouter::new());
+    let memory_router = Arc::new(InMemoryRouter::new().with_history_limit(usize::MAX));
     let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
         .unwrap()
         .to_utc();

@@ -149,36 +149,63 @@ impl Journal {
         }
     }
 
-    /// The records numbered above `after`, in order.
-    fn records(&self, arena: &Arena, after: u64) -> Result<Vec<Record>> {
+    /// The records of `release` numbered above `after`, in order.
+    fn records(&self, release: &ReleaseId, arena: &Arena, after: u64) -> Result<Vec<Record>> {
         match self {
             Self::Chained(None) => Ok(Vec::new()),
             Self::Chained(Some(head)) => {
                 if head.seq <= after {
                     return Ok(Vec::new());
                 }
+                let broken = |seq: u64, what: String| Error::Codec {
+                    what: format!("the in-memory ledger's journal of {release}"),
+                    message: format!(
+                        "record {seq} {what}; the ledger's memory is damaged (a bug, please \
+                         report it); read the release from a durable ledger (SQLite or \
+                         PostgreSQL) instead"
+                    ),
+                };
                 // Walks back from the newest record to the first one asked for, checking
                 // that each is numbered one below the one after it (so a damaged chain is an
-                // error, never a loop), then decodes them oldest first.
+                // error, never a loop), then decodes them oldest first and checks that each
+                // belongs to this release and follows the one before it (journals share the
+                // arena, so a wrong link could land on another release's record).
                 let wanted = usize::try_from(head.seq - after).unwrap_or(usize::MAX);
                 let mut chain: Vec<Sealed<'_>> = Vec::with_capacity(wanted.min(1 << 16));
                 let mut at = Some(head.at);
                 let mut expected = head.seq;
                 while expected > after {
-                    let broken = |what: &str| Error::Codec {
-                        what: "a journal kept by the in-memory ledger".to_owned(),
-                        message: format!("record {expected} {what}"),
-                    };
-                    let span = at.ok_or_else(|| broken("is missing from its chain"))?;
+                    let span =
+                        at.ok_or_else(|| broken(expected, "is missing from its chain".into()))?;
                     let record = Sealed::read(arena.get(span)?)?;
                     if record.seq != expected {
-                        return Err(broken(&format!("is numbered {}", record.seq)));
+                        return Err(broken(expected, format!("is numbered {}", record.seq)));
                     }
                     at = record.before;
                     chain.push(record);
                     expected -= 1;
                 }
-                chain.iter().rev().map(Sealed::record).collect()
+                let records = chain
+                    .iter()
+                    .rev()
+                    .map(Sealed::record)
+                    .collect::<Result<Vec<Record>>>()?;
+                let mut prev: Option<&Record> = None;
+                for record in &records {
+                    if record.release != *release {
+                        return Err(broken(record.seq, format!("belongs to {}", record.release)));
+                    }
+                    if let Some(prev) = prev
+                        && record.prev != prev.hash
+                    {
+                        return Err(broken(
+                            record.seq,
+                            format!("does not follow record {}", prev.seq),
+                        ));
+                    }
+                    prev = Some(record);
+                }
+                Ok(records)
             }
             Self::Listed(kept) => {
                 let from = usize::try_from(after).unwrap_or(usize::MAX).min(kept.len());
@@ -302,9 +329,10 @@ const SCRATCH_KEPT: usize = 64 << 10;
 #[derive(Default)]
 struct State {
     journals: HashMap<ReleaseId, Journal>,
-    /// lock → (current lease, last token issued). The key is an inline string: a lock's
-    /// entry outlives its lease (the last token must), and a `String` key would be a small
-    /// allocation made amid a release's short-lived data and left there for good.
+    /// lock → (current lease, last token issued). The key is a `SmolStr`, inline up to 23
+    /// bytes (`env:production`): a lock's entry outlives its lease (the last token must),
+    /// and a `String` key was a small allocation made amid a release's short-lived data and
+    /// left there for good. Longer names still allocate.
     locks: HashMap<SmolStr, (Option<Lease>, u64)>,
     /// The buffer records are sealed into, reused by every append.
     scratch: Vec<u8>,
@@ -380,20 +408,31 @@ impl Ledger for InMemoryLedger {
             arena,
             ..
         } = &mut *state;
-        let journal = match journals.get_mut(&draft.release) {
-            Some(journal) => journal,
-            None => journals
-                .entry(draft.release.clone())
-                .or_insert(Journal::Chained(None)),
+        // The journal's entry is created only once its first record is sealed: a record
+        // that fails to seal leaves the ledger as it was (no release without records).
+        let (seq, prev, before) = match journals.get(&draft.release) {
+            Some(journal) => {
+                let before = match journal {
+                    Journal::Chained(head) => head.map(|h| h.at),
+                    Journal::Listed(_) => None,
+                };
+                match journal.head(arena)? {
+                    Some((seq, hash)) => {
+                        let next = seq.checked_add(1).ok_or_else(|| {
+                            Error::Invalid(format!(
+                                "the journal of {} is full: its last record is numbered {seq}; \
+                                 start a new release",
+                                draft.release
+                            ))
+                        })?;
+                        (next, hash, before)
+                    }
+                    None => (1, GENESIS, before),
+                }
+            }
+            None => (1, GENESIS, None),
         };
-        let (seq, prev) = match journal.head(arena)? {
-            Some((seq, hash)) => (seq + 1, hash),
-            None => (1, GENESIS),
-        };
-        let before = match journal {
-            Journal::Chained(head) => head.map(|h| h.at),
-            Journal::Listed(_) => None,
-        };
+        let release = draft.release.clone();
         let sealed = seal_into(draft, seq, prev, scratch).and_then(|record| {
             Ok((
                 Sealed::put(arena, seq, record.hash, before, scratch)?,
@@ -403,18 +442,18 @@ impl Ledger for InMemoryLedger {
         if scratch.capacity() > SCRATCH_KEPT {
             *scratch = Vec::new();
         }
-        // Nothing is changed before this point: a record that fails to seal leaves the
-        // journal as it was.
         let (at, record) = sealed?;
-        match journal {
-            Journal::Chained(head) => {
-                *head = Some(Head {
-                    at,
-                    seq,
-                    hash: record.hash,
-                });
+        let head = Head {
+            at,
+            seq,
+            hash: record.hash,
+        };
+        match journals.get_mut(&release) {
+            Some(Journal::Chained(last)) => *last = Some(head),
+            Some(Journal::Listed(kept)) => kept.push(Kept::Sealed(at)),
+            None => {
+                journals.insert(release, Journal::Chained(Some(head)));
             }
-            Journal::Listed(kept) => kept.push(Kept::Sealed(at)),
         }
         Ok(record)
     }
@@ -422,7 +461,7 @@ impl Ledger for InMemoryLedger {
     async fn events(&self, release: &ReleaseId, after: u64) -> Result<Vec<Record>> {
         let state = self.lock();
         match state.journals.get(release) {
-            Some(journal) => journal.records(&state.arena, after),
+            Some(journal) => journal.records(release, &state.arena, after),
             None => Ok(Vec::new()),
         }
     }
@@ -684,6 +723,31 @@ mod tests {
         point(12);
         let err = ledger.events(&id, 0).await.unwrap_err();
         assert!(err.to_string().contains("record 10 is missing"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("journal of shop-1.0.0: record 10 is missing from its chain; the ledger's memory is damaged"),
+            "{err}"
+        );
+
+        // A head that lands on another release's record with the expected number.
+        let foreign = {
+            let state = ledger.lock();
+            match state.journals.get(&other) {
+                Some(Journal::Chained(Some(head))) => *head,
+                _ => panic!("a chained journal"),
+            }
+        };
+        ledger
+            .lock()
+            .journals
+            .insert(id.clone(), Journal::Chained(Some(foreign)));
+        let err = ledger.events(&id, 0).await.unwrap_err();
+        assert!(
+            err.to_string().contains("record 1 belongs to shop-1.1.0"),
+            "{err}"
+        );
+        // The other release's journal is untouched.
+        assert_eq!(ledger.events(&other, 9).await.unwrap().len(), 1);
     }
 
     #[test]

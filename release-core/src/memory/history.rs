@@ -1,14 +1,15 @@
 //! The bounded call log each in-memory plugin keeps.
 //!
-//! A plugin records the calls that changed something so that a test can assert outcomes
-//! (module docs). Kept without bound, that log grows with every release for as long as the
-//! process lives: a host that embeds the in-memory plugins for 10,000 applications keeps
-//! every weight change and every apply ever made, and each entry is a small allocation made
-//! in the middle of a release's short-lived data, which it then pins in the heap for good
-//! (issue #10: the allocator walks those holes in every later round). So the log keeps the
-//! last [`DEFAULT_HISTORY_LIMIT`] entries unless the plugin is built with another limit, as
-//! Argo Rollouts keeps the last `revisionHistoryLimit` ReplicaSets and Kubernetes the last
-//! events of an object; older entries are dropped, oldest first, and counted.
+//! A plugin logs the calls it received (applies, weight changes, queries, checks) so that a
+//! test can assert outcomes (module docs). Kept without bound, that log grows with every
+//! release for as long as the process lives: a host that embeds the in-memory plugins for
+//! 10,000 applications keeps every weight change and every apply ever made, and each entry
+//! is a small allocation made in the middle of a release's short-lived data, which it then
+//! pins in the heap for good (issue #10: the allocator searched the holes between those
+//! pins in every later round). So a log keeps the last [`DEFAULT_HISTORY_LIMIT`] entries
+//! unless the plugin is built with another limit, as Argo Rollouts keeps the last
+//! `revisionHistoryLimit` ReplicaSets and Kubernetes the last events of an object; older
+//! entries are dropped, oldest first, and counted. `usize::MAX` keeps every entry.
 
 use std::collections::VecDeque;
 

@@ -181,6 +181,11 @@ impl InMemoryMetrics {
     pub fn queries(&self) -> Vec<MetricQuery> {
         lock(&self.state).queries.to_vec()
     }
+
+    /// Queries no longer in [`queries`](Self::queries) (older than the kept ones).
+    pub fn queries_dropped(&self) -> u64 {
+        lock(&self.state).queries.dropped()
+    }
 }
 
 fn constant(q: &MetricQuery, value: f64) -> Series {
@@ -299,6 +304,11 @@ impl InMemoryProbe {
     /// The kept checks received, in order (the last ones, up to the history limit).
     pub fn checks(&self) -> Vec<ProbeRequest> {
         lock(&self.state).checks.to_vec()
+    }
+
+    /// Checks no longer in [`checks`](Self::checks) (older than the kept ones).
+    pub fn checks_dropped(&self) -> u64 {
+        lock(&self.state).checks.dropped()
     }
 }
 
@@ -427,10 +437,12 @@ mod tests {
                 t0() + chrono::Duration::seconds(2)
             ]
         );
+        assert_eq!(m.queries_dropped(), 1);
 
         let p = InMemoryProbe::new().with_history_limit(0);
         let req = ProbeRequest::new("web".into(), "prod".into(), "canary".into(), vec![]);
         assert!(p.check(&req).await.unwrap().healthy);
         assert!(p.checks().is_empty());
+        assert_eq!(p.checks_dropped(), 1);
     }
 }

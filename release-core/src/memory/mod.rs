@@ -8,13 +8,18 @@
 //! [`crate::plugin::ManualClock`] they make a complete engine in one process.
 //!
 //! Decisions:
-//! - Every plugin is deterministic: state lives in `BTreeMap`s, histories are in call order,
-//!   and nothing reads the system clock.
-//! - Each keeps a history of the calls that changed something, so a test asserts outcomes
-//!   ("no mixed versions", "traffic went back first") rather than call counts. A history
-//!   keeps the last [`DEFAULT_HISTORY_LIMIT`] entries unless the plugin is built with
-//!   another limit (`with_history_limit`), so a process that runs releases for months does
-//!   not keep every call it ever received.
+//! - Every plugin is deterministic: what it reports is sorted (slots by name, weights by
+//!   slot, versions by component) or in call order, and nothing reads the system clock.
+//!   Lookups are hashed (by route; by environment and component), and the few entries a
+//!   route or a component has are kept inline (`few.rs`).
+//! - The target, router, metrics source and probe keep a log of the calls they received
+//!   (applies and removes, weight changes, queries, checks), so a test asserts outcomes ("no
+//!   mixed versions", "traffic went back first") rather than call counts. A log keeps the
+//!   last [`DEFAULT_HISTORY_LIMIT`] entries unless the plugin is built with another limit
+//!   (`with_history_limit`; `usize::MAX` keeps all), so a process that runs releases for
+//!   months does not keep every call it ever received; each says how many it dropped. The
+//!   [`RecordingNotifier`] is the exception: recording is all it does, so it keeps every
+//!   record (filter it by event type to keep fewer).
 //! - Their internal mutexes are never held across an `.await`, and a poisoned mutex is
 //!   recovered: every update is a whole-value insert, so state is never half-written.
 

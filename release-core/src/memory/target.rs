@@ -224,6 +224,11 @@ impl InMemoryTarget {
         lock(&self.state).noop_applies.to_vec()
     }
 
+    /// No-op applies no longer in [`noop_applies`](Self::noop_applies).
+    pub fn noop_applies_dropped(&self) -> u64 {
+        lock(&self.state).noop_applies.dropped()
+    }
+
     /// The slots of a component in an environment, sorted by slot name, as `observe` would
     /// report them (without counting as an observe).
     pub fn running(&self, environment: &str, component: &str) -> Vec<SlotStatus> {
@@ -235,7 +240,9 @@ impl InMemoryTarget {
     }
 
     /// The versions each component runs in an environment (slots with at least one replica),
-    /// for asserting that no component is left on mixed versions.
+    /// for asserting that no component is left on mixed versions. It looks at every slot the
+    /// target holds (slots are indexed by environment and component together), which is
+    /// fine for a test's assertion, not for a hot path.
     pub fn versions(&self, environment: &str) -> BTreeMap<ComponentId, BTreeSet<semver::Version>> {
         let state = lock(&self.state);
         let mut out: BTreeMap<ComponentId, BTreeSet<semver::Version>> = BTreeMap::new();
@@ -541,6 +548,7 @@ mod tests {
         );
         assert_eq!(t.history_dropped(), 2);
         assert_eq!(t.noop_applies(), vec![spec("web", "prod", "stable", 3, 2)]);
+        assert_eq!(t.noop_applies_dropped(), 2);
         assert_eq!(
             t.running("prod", "web")[0].spec.version,
             Version::new(3, 0, 0)
