@@ -200,6 +200,16 @@ impl<'a, K, V> IntoIterator for &'a SortedMap<K, V> {
     }
 }
 
+impl<K, V> IntoIterator for SortedMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+
+    /// The entries in key order, by value.
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
 impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
     /// Later entries replace earlier ones with the same key, as in a `BTreeMap`.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
@@ -481,6 +491,10 @@ mod tests {
         );
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"0":"g","3":"e","4":"i","5":"d","9":"f"}"#);
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            vec![(0, 'g'), (3, 'e'), (4, 'i'), (5, 'd'), (9, 'f')]
+        );
     }
 
     #[test]

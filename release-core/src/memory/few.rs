@@ -1,5 +1,5 @@
 //! A map sorted by key for the few entries a route or a component has: up to two inline,
-//! more in a vector.
+//! more in the engine's [`SortedMap`].
 //!
 //! A route has one slot's weight (two during a canary or blue-green switch), a component's
 //! place in a target one slot (two during a rollout). Kept in a `BTreeMap` or a `Vec`, each
@@ -10,13 +10,15 @@
 
 use std::borrow::Borrow;
 
+use crate::engine::SortedMap;
+
 /// Entries sorted by key, at most two without a heap allocation.
 #[derive(Clone, Debug)]
 pub(crate) enum Few<K, V> {
     /// The entries, in key order, packed at the front.
     Inline([Option<(K, V)>; 2]),
-    /// Three or more entries, in key order.
-    Spilled(Vec<(K, V)>),
+    /// Three or more entries.
+    Spilled(SortedMap<K, V>),
 }
 
 impl<K, V> Default for Few<K, V> {
@@ -29,10 +31,14 @@ impl<K: Ord, V> Few<K, V> {
     /// The entries, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         let (inline, spilled) = match self {
-            Self::Inline(entries) => (&entries[..], &[][..]),
-            Self::Spilled(entries) => (&[][..], &entries[..]),
+            Self::Inline(entries) => (&entries[..], None),
+            Self::Spilled(map) => (&[][..], Some(map)),
         };
-        inline.iter().flatten().chain(spilled).map(|(k, v)| (k, v))
+        inline
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k, v))
+            .chain(spilled.into_iter().flatten())
     }
 
     /// The values, in key order.
@@ -43,17 +49,21 @@ impl<K: Ord, V> Few<K, V> {
     /// The values, in key order, to change.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         let (inline, spilled) = match self {
-            Self::Inline(entries) => (&mut entries[..], &mut [][..]),
-            Self::Spilled(entries) => (&mut [][..], &mut entries[..]),
+            Self::Inline(entries) => (&mut entries[..], None),
+            Self::Spilled(map) => (&mut [][..], Some(map)),
         };
-        inline.iter_mut().flatten().chain(spilled).map(|(_, v)| v)
+        inline.iter_mut().flatten().map(|(_, v)| v).chain(
+            spilled
+                .into_iter()
+                .flat_map(|map| map.iter_mut().map(|(_, v)| v)),
+        )
     }
 
     /// How many entries.
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Inline(entries) => entries.iter().flatten().count(),
-            Self::Spilled(entries) => entries.len(),
+            Self::Spilled(map) => map.len(),
         }
     }
 
@@ -94,29 +104,20 @@ impl<K: Ord, V> Few<K, V> {
                         }
                     }
                     (Some(_), Some(_)) => {
-                        let mut spilled: Vec<(K, V)> = Vec::with_capacity(3);
-                        spilled.extend(entries.iter_mut().filter_map(Option::take));
-                        let at = spilled.partition_point(|(k, _)| *k < key);
-                        spilled.insert(at, (key, value));
+                        let mut spilled: SortedMap<K, V> =
+                            entries.iter_mut().filter_map(Option::take).collect();
+                        spilled.insert(key, value);
                         *self = Self::Spilled(spilled);
                     }
                 }
                 None
             }
-            Self::Spilled(entries) => match entries.binary_search_by(|(k, _)| k.cmp(&key)) {
-                Ok(at) => entries
-                    .get_mut(at)
-                    .map(|entry| std::mem::replace(&mut entry.1, value)),
-                Err(at) => {
-                    entries.insert(at, (key, value));
-                    None
-                }
-            },
+            Self::Spilled(map) => map.insert(key, value),
         }
     }
 
     /// Removes `key`; returns its value. Back to two entries, they move inline again (the
-    /// vector is freed).
+    /// map's vector is freed).
     pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -133,18 +134,13 @@ impl<K: Ord, V> Few<K, V> {
                 }
                 removed
             }
-            Self::Spilled(entries) => {
-                let at = entries
-                    .binary_search_by(|(k, _)| k.borrow().cmp(key))
-                    .ok()?;
-                Some(entries.remove(at).1)
-            }
+            Self::Spilled(map) => map.remove(key),
         };
-        if let Self::Spilled(entries) = self
-            && entries.len() <= 2
+        if let Self::Spilled(map) = self
+            && map.len() <= 2
         {
             let mut inline = [None, None];
-            for (slot, entry) in inline.iter_mut().zip(entries.drain(..)) {
+            for (slot, entry) in inline.iter_mut().zip(std::mem::take(map)) {
                 *slot = Some(entry);
             }
             *self = Self::Inline(inline);
